@@ -1,0 +1,1 @@
+"""The HTTP API: an app factory, its dependencies, routes and error mapping."""

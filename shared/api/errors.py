@@ -1,0 +1,102 @@
+"""Every error becomes a JSON ``{"detail": ...}`` response here, and nowhere else.
+
+No response or log line carries a stack trace, SQL text or a credential: driver errors
+are logged by class and SQLSTATE only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.db import is_unavailable, sqlstate
+from shared.errors import AppError, DatabaseUnavailable
+from shared.observability import logger
+
+_UNAVAILABLE = DatabaseUnavailable("the database is unavailable; try again shortly")
+
+
+def error_response(error: AppError) -> JSONResponse:
+    headers = {}
+    if isinstance(error, DatabaseUnavailable):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    return JSONResponse({"detail": str(error)}, status_code=error.status_code, headers=headers)
+
+
+async def app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    level = logger.warning if exc.status_code >= 500 else logger.info
+    level("request failed", extra={"error": type(exc).__name__, "status": exc.status_code})
+    return error_response(exc)
+
+
+async def database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    state = sqlstate(exc)
+    if is_unavailable(exc):
+        logger.warning("database unavailable", extra={"sqlstate": state})
+        return error_response(_UNAVAILABLE)
+    logger.error("database error", extra={"error": type(exc.orig).__name__, "sqlstate": state})
+    return internal_error_response()
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Echoing the input back could reflect megabytes or secrets: keep where and why only.
+    errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def internal_error_response() -> JSONResponse:
+    return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+class CatchAll:
+    """Outermost guard: an unexpected exception becomes a bare JSON 500, logged without text."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            logger.error("unhandled error", extra={"error": type(exc).__name__, **_origin(exc)})
+            if not started:
+                await internal_error_response()(scope, receive, send)
+
+
+def _origin(exc: BaseException) -> dict[str, Any]:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return {}
+    return {"at": f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"}
+
+
+def install(app: FastAPI) -> None:
+    """Register every handler on the app."""
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(DBAPIError, database_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_middleware(CatchAll)

@@ -1,0 +1,33 @@
+"""Build a Lambda handler from routers: FastAPI behind Mangum, wrapped by Powertools."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from fastapi import APIRouter
+from mangum import Mangum
+
+from shared.api.app import create_app
+from shared.observability import logger, metrics
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def build_handler(operation: str, *routers: APIRouter, docs: bool = False) -> LambdaHandler:
+    """One Lambda handler serving ``routers``; ``operation`` names its metric."""
+    asgi = Mangum(create_app(routers, docs=docs), lifespan="off")
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        response: dict[str, Any] = asgi(event, context)
+        status = int(response.get("statusCode", 500))
+        logger.info("request handled", extra={"operation": operation, "status": status})
+        if status < 400:
+            metrics.add_metric(name=operation, unit=MetricUnit.Count, value=1)
+        return response
+
+    return cast(LambdaHandler, handler)

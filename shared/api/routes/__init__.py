@@ -1,0 +1,1 @@
+"""Routes, one APIRouter each, so every Lambda function mounts only its own."""

@@ -1,0 +1,35 @@
+"""GET /health: is the function up, and can it reach the database? No auth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from shared.db import get_engine, is_unavailable
+from shared.errors import DatabaseUnavailable
+from shared.observability import logger
+
+health = APIRouter(tags=["health"])
+
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The database is unreachable"}
+}
+
+
+@health.get("/health", responses=_UNAVAILABLE)
+def check_health() -> JSONResponse:
+    """Report the service and database status."""
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        logger.warning("health check: database unavailable")
+        retry = str(DatabaseUnavailable.retry_after_seconds)
+        body = {"status": "error", "database": "unavailable"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": retry})
+    return JSONResponse({"status": "ok", "database": "ok"})

@@ -1,0 +1,120 @@
+"""The task routes. Each has its own router; ``ALL`` lists them for the docs app."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response, status
+from pydantic import Strict
+from sqlmodel import SQLModel
+
+from shared import tasks as crud
+from shared.api.deps import OwnerId, SessionDep, TaskId
+from shared.errors import NotFound
+from shared.models import Task, TaskCreate, TaskPublic, TaskReplace, TaskUpdate
+from shared.tasks import Order, SortKey, Status
+
+TAG = "tasks"
+PATH = "/api/{user_id}/tasks"
+ITEM = PATH + "/{task_id}"
+Responses = dict[int | str, dict[str, Any]]
+_AUTH: Responses = {
+    401: {"description": "Missing or invalid bearer token"},
+    403: {"description": "The path's user id is not the token's"},
+}
+_MISSING: Responses = {404: {"description": "No such task of yours"}}
+
+list_tasks = APIRouter(tags=[TAG], responses=_AUTH)
+create_task = APIRouter(tags=[TAG], responses=_AUTH)
+get_task = APIRouter(tags=[TAG], responses=_AUTH | _MISSING)
+replace_task = APIRouter(tags=[TAG], responses=_AUTH | _MISSING)
+update_task = APIRouter(tags=[TAG], responses=_AUTH | _MISSING)
+complete_task = APIRouter(tags=[TAG], responses=_AUTH | _MISSING)
+delete_task = APIRouter(tags=[TAG], responses=_AUTH | _MISSING)
+ALL = (list_tasks, create_task, get_task, replace_task, update_task, complete_task, delete_task)
+
+
+class TaskCompletion(SQLModel):
+    """Body of PATCH .../complete when it sets the flag instead of toggling it."""
+
+    completed: Annotated[bool, Strict()]
+
+
+def _found(task: Task | None) -> TaskPublic:
+    if task is None:
+        raise NotFound("task not found")
+    return TaskPublic.model_validate(task)
+
+
+@list_tasks.get(PATH, response_model=list[TaskPublic])
+def list_user_tasks(
+    session: SessionDep,
+    user_id: OwnerId,
+    response: Response,
+    status: Status = "all",
+    sort: SortKey = "created_at",
+    order: Order = "desc",
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> list[TaskPublic]:
+    """List the user's tasks; the total count is in the X-Total-Count header."""
+    tasks, total = crud.list_tasks(
+        session, user_id=user_id, status=status, sort=sort, order=order, limit=limit, offset=offset
+    )
+    response.headers["X-Total-Count"] = str(total)
+    return [TaskPublic.model_validate(t) for t in tasks]
+
+
+@create_task.post(PATH, response_model=TaskPublic, status_code=status.HTTP_201_CREATED)
+def create_user_task(
+    session: SessionDep, user_id: OwnerId, body: TaskCreate, response: Response
+) -> TaskPublic:
+    """Create a task for the user."""
+    task = TaskPublic.model_validate(crud.create_task(session, user_id=user_id, data=body))
+    response.headers["Location"] = f"/api/{user_id}/tasks/{task.id}"
+    return task
+
+
+@get_task.get(ITEM, response_model=TaskPublic)
+def get_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> TaskPublic:
+    """Fetch one of the user's tasks."""
+    return _found(crud.get_task(session, user_id=user_id, task_id=task_id))
+
+
+@replace_task.put(ITEM, response_model=TaskPublic)
+def replace_user_task(
+    session: SessionDep, user_id: OwnerId, task_id: TaskId, body: TaskReplace
+) -> TaskPublic:
+    """Update a task: title required; omitted optional fields keep their values."""
+    values = body.model_dump(exclude_unset=True)
+    return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
+
+
+@update_task.patch(ITEM, response_model=TaskPublic)
+def update_user_task(
+    session: SessionDep, user_id: OwnerId, task_id: TaskId, body: TaskUpdate
+) -> TaskPublic:
+    """Change only the fields sent."""
+    values = body.model_dump(exclude_unset=True)
+    return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
+
+
+@complete_task.patch(ITEM + "/complete", response_model=TaskPublic)
+def complete_user_task(
+    session: SessionDep,
+    user_id: OwnerId,
+    task_id: TaskId,
+    body: Annotated[TaskCompletion | None, Body()] = None,
+) -> TaskPublic:
+    """Toggle completed, or set it when the body says {"completed": true|false}."""
+    if body is None:
+        return _found(crud.toggle_task(session, user_id=user_id, task_id=task_id))
+    values = {"completed": body.completed}
+    return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
+
+
+@delete_task.delete(ITEM, status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> None:
+    """Delete one of the user's tasks."""
+    if not crud.delete_task(session, user_id=user_id, task_id=task_id):
+        raise NotFound("task not found")

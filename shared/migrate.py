@@ -1,0 +1,91 @@
+"""Bring the database to the spec: Alembic revisions, one transaction, behind a lock."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, func, select
+from sqlmodel import SQLModel
+
+import shared.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from shared.db import create_db_engine, translate_errors
+from shared.dburl import ConnectParams, parse_database_url
+from shared.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any constant works; it only has to be the same for every concurrent migrate run.
+LOCK_KEY = 0x7461736B73  # "tasks"
+
+
+@dataclass
+class MigrationReport:
+    """What a migrate run did, as JSON-ready data."""
+
+    database: str
+    endpoint: str
+    before: str | None = None
+    after: str | None = None
+    applied: list[str] = field(default_factory=list)
+
+    @property
+    def action(self) -> str:
+        return "upgraded" if self.applied else "up-to-date"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, **asdict(self)}
+
+
+def migration_target(settings: Settings) -> tuple[ConnectParams, str]:
+    """Where to migrate: the direct endpoint when configured or derivable, else the pooled one."""
+    if settings.database_url_direct is not None:
+        direct = settings.database_url_direct.get_secret_value()
+        return parse_database_url(direct, name="DATABASE_URL_DIRECT"), "direct"
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    pooled = parse_database_url(url)
+    if pooled.is_neon_pooler:
+        return pooled.direct(), "direct (derived from DATABASE_URL)"
+    return pooled, "pooled"
+
+
+def migrate(settings: Settings) -> MigrationReport:
+    """Upgrade the database to the newest revision and say what was done."""
+    params, endpoint = migration_target(settings)
+    engine = create_db_engine(params, settings, autocommit=False)
+    report = MigrationReport(database=params.redacted(), endpoint=endpoint)
+    with translate_errors():
+        _upgrade(engine, report)
+    engine.dispose()
+    return report
+
+
+def _upgrade(engine: Engine, report: MigrationReport) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(config)
+    with engine.begin() as conn:
+        # Transaction-scoped, so it is safe through a transaction-mode pooler too.
+        conn.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+        with EnvironmentContext(
+            config,
+            script,
+            fn=lambda rev, _ctx: script._upgrade_revs("head", rev),
+            destination_rev="head",
+        ) as env:
+            _run(env, conn, report)
+
+
+def _run(env: EnvironmentContext, conn: Connection, report: MigrationReport) -> None:
+    env.configure(
+        connection=conn,
+        target_metadata=SQLModel.metadata,
+        on_version_apply=lambda step, **_: report.applied.append(step.up_revision_id),
+    )
+    report.before = env.get_context().get_current_revision()
+    with env.begin_transaction():
+        env.run_migrations()
+    report.after = env.get_context().get_current_revision()

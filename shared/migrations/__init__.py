@@ -1,0 +1,1 @@
+"""Alembic revisions that bring a database to specs/schema.toml, one step at a time."""
