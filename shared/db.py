@@ -9,6 +9,7 @@ statements are never retried, because their outcome is unknown once sent.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 import pg8000.dbapi
+import scramp
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -29,8 +31,8 @@ logger = logging.getLogger(__name__)
 
 # SQLSTATEs that mean "the server cannot serve you right now", not "your SQL is wrong".
 _UNAVAILABLE_STATES = ("08", "53300", "57P01", "57P02", "57P03")
-# Login failures that waiting will not fix.
-_FATAL_LOGIN_STATES = ("28000", "28P01", "3D000")
+# PgBouncer reports a failed SCRAM login as 08P01, so the message is checked too.
+_FAILED_LOGIN_TEXT = "authentication failed"
 _BACKOFF_SECONDS = 0.25
 
 
@@ -41,14 +43,14 @@ def connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection
             return _open(params, settings)
         except DatabaseUnavailable:
             raise
-        except (pg8000.dbapi.Error, OSError) as exc:
-            state = sqlstate(exc)
+        except (pg8000.dbapi.Error, OSError, scramp.ScramException) as exc:
+            fatal, reason = _classify(exc)
             logger.warning(
                 "database connection attempt failed",
-                extra={"attempt": attempt, "sqlstate": state, "error": type(exc).__name__},
+                extra={"attempt": attempt, "reason": reason, "error": type(exc).__name__},
             )
-            if state.startswith(_FATAL_LOGIN_STATES) or attempt == settings.db_connect_attempts:
-                raise DatabaseUnavailable(_describe_failure(state)) from None
+            if fatal or attempt == settings.db_connect_attempts:
+                raise DatabaseUnavailable(reason) from None
             time.sleep(_BACKOFF_SECONDS * 2 ** (attempt - 1))
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -87,12 +89,18 @@ def _check_channel_binding(conn: SingleFlightConnection, params: ConnectParams) 
         )
 
 
-def _describe_failure(state: str) -> str:
-    if state.startswith("28"):
-        return "could not log in to the database: check the user and password in DATABASE_URL"
+def _classify(exc: BaseException) -> tuple[bool, str]:
+    """Whether retrying is pointless, and a message safe to show and log."""
+    state = sqlstate(exc)
+    details = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    failed_login = _FAILED_LOGIN_TEXT in str(details.get("M", "")).lower()
+    if state.startswith("28") or failed_login or isinstance(exc, scramp.ScramException):
+        return True, "could not log in to the database: check the user and password"
     if state == "3D000":
-        return "the database named in DATABASE_URL does not exist"
-    return "the database is unavailable; try again shortly"
+        return True, "the database named in the connection URL does not exist"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return True, "the database server's TLS certificate could not be verified"
+    return False, "the database is unavailable; try again shortly"
 
 
 def sqlstate(exc: BaseException) -> str:

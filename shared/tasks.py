@@ -69,7 +69,8 @@ def update_task(
         .where(col(Task.id) == task_id, col(Task.user_id) == user_id)
         .values(**values)
         .returning(Task)
-        .execution_options(synchronize_session=False)
+        # The returned row is the truth: refresh any copy this session already holds.
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return session.scalars(stmt).one_or_none()
 

@@ -1,0 +1,50 @@
+"""Fixtures for the auth tests: a clean environment and a loopback JWKS server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from shared import auth
+
+from .jwks_server import JwksServer
+from .tokens import SigningKey, new_key
+
+AUTH_ENV_VARS = (
+    "BETTER_AUTH_URL",
+    "BETTER_AUTH_SECRET",
+    "AUTH_JWKS_URL",
+    "AUTH_ISSUER",
+    "AUTH_AUDIENCE",
+    "AUTH_ALGORITHMS",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_auth_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Isolate every test from the environment and from the module-level caches."""
+    for name in AUTH_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    auth._verifier.cache_clear()
+    auth._jwks_client.cache_clear()
+    yield
+    auth._verifier.cache_clear()
+    auth._jwks_client.cache_clear()
+
+
+@pytest.fixture
+def jwks_server() -> Iterator[JwksServer]:
+    """A running loopback JWKS server with no keys yet."""
+    server = JwksServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def signing_key(jwks_server: JwksServer) -> SigningKey:
+    """A fresh Ed25519 key, already published by the JWKS server."""
+    key = new_key()
+    jwks_server.publish(key)
+    return key

@@ -1,0 +1,85 @@
+"""Fixtures every suite shares: one private Neon-like stack per test session.
+
+The stack is real PostgreSQL behind real PgBouncer (transaction mode, TLS, SCRAM) on
+free loopback ports, with DATABASE_URL in Neon's exact shape. Tests isolate their data
+by user id (or by a scratch database), never by sharing rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "infra"))
+
+import neon_local  # noqa: E402  (infra/ is a folder of tools, not a package)
+
+from shared.db import get_engine  # noqa: E402
+from shared.settings import get_settings  # noqa: E402
+
+_DB_ENV = ("DATABASE_URL", "DATABASE_URL_DIRECT")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[neon_local.Stack]:
+    """The session's database stack, migrated, with its URLs in the environment."""
+    state = tmp_path_factory.mktemp("neon-local")
+    started = neon_local.start(state, neon_local.free_port(), neon_local.free_port())
+    saved = {name: os.environ.get(name) for name in _DB_ENV}
+    os.environ["DATABASE_URL"] = started.database_url
+    os.environ["DATABASE_URL_DIRECT"] = started.direct_url
+    _reset_caches()
+    try:
+        from shared.migrate import migrate
+
+        migrate(get_settings())
+        yield started
+    finally:
+        _restore(saved)
+        neon_local.stop(started.state_dir)
+        shutil.rmtree(started.state_dir, ignore_errors=True)
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _reset_caches()
+
+
+def _reset_caches() -> None:
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+@pytest.fixture
+def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Let a test change the environment: settings and engine are re-read around it."""
+    _reset_caches()
+    yield monkeypatch
+    monkeypatch.undo()
+    _reset_caches()
+
+
+@pytest.fixture
+def user_id() -> str:
+    """A user nobody else in the session uses, so tests never see each other's rows."""
+    return f"user-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def scratch_database(stack: neon_local.Stack) -> Iterator[str]:
+    """An empty database owned by the app role, dropped afterwards."""
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    stack.admin_psql(f'CREATE DATABASE "{name}" OWNER {stack.user}')
+    yield name
+    stack.admin_psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

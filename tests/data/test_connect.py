@@ -1,0 +1,135 @@
+"""Connecting with Neon-shaped URLs: TLS, SCRAM, clear typed failures, bounded time."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import neon_local
+import pytest
+
+from shared.db import connect
+from shared.dburl import parse_database_url
+from shared.errors import DatabaseUnavailable
+from shared.settings import Settings
+
+
+def _url(stack: neon_local.Stack, *, port: int, password: str | None = None, query: str) -> str:
+    secret = quote(password if password is not None else stack.password, safe="")
+    return f"postgresql://{stack.user}:{secret}@localhost:{port}/{stack.database}?{query}"
+
+
+def test_neon_shaped_pooled_url_connects_with_tls_and_scram(stack: neon_local.Stack) -> None:
+    # GIVEN the pooled URL exactly as Neon's console shapes it
+    params = parse_database_url(stack.database_url)
+    # WHEN connecting
+    conn = connect(params, Settings())
+    # THEN the session is encrypted, authenticated with SCRAM, and usable
+    try:
+        assert conn._usock.version() in ("TLSv1.2", "TLSv1.3")
+        assert conn.auth_mechanism is not None and conn.auth_mechanism.startswith("SCRAM-SHA-256")
+        cursor = conn.cursor()
+        cursor.execute("SELECT current_database()")
+        assert cursor.fetchone() == [stack.database]
+    finally:
+        conn.close()
+
+
+def test_direct_url_uses_channel_binding_when_the_server_offers_it(stack: neon_local.Stack) -> None:
+    # GIVEN the direct endpoint (PostgreSQL itself offers SCRAM-SHA-256-PLUS over TLS)
+    params = parse_database_url(stack.direct_url)
+    # WHEN connecting with channel_binding=require
+    conn = connect(params, Settings())
+    # THEN the channel-bound mechanism was used
+    conn.close()
+    assert conn.auth_mechanism == "SCRAM-SHA-256-PLUS"
+
+
+def test_verify_full_with_the_stack_ca_connects(stack: neon_local.Stack) -> None:
+    # GIVEN a URL that demands a verified certificate for the host name, with our CA
+    query = f"sslmode=verify-full&sslrootcert={stack.ca_file}"
+    params = parse_database_url(_url(stack, port=stack.pooler_port, query=query))
+    # WHEN connecting
+    conn = connect(params, Settings())
+    # THEN the server certificate was verified
+    conn.close()
+    assert params.ssl_context() is not False
+
+
+def test_verify_full_with_the_wrong_ca_is_refused(stack: neon_local.Stack) -> None:
+    # GIVEN a trust store that does not hold the server's CA (the system one)
+    query = "sslmode=verify-full&sslrootcert=system"
+    params = parse_database_url(_url(stack, port=stack.pooler_port, query=query))
+    # WHEN connecting
+    with pytest.raises(DatabaseUnavailable) as caught:
+        connect(params, Settings(db_connect_attempts=3))
+    # THEN it fails with the typed error naming the certificate
+    assert "certificate" in str(caught.value)
+
+
+def test_wrong_password_is_a_clear_error_without_the_password(stack: neon_local.Stack) -> None:
+    # GIVEN the right user with a wrong password
+    wrong = "not-the-password-" + "x" * 8
+    params = parse_database_url(
+        _url(stack, port=stack.pooler_port, password=wrong, query="sslmode=require")
+    )
+    # WHEN connecting
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable) as caught:
+        connect(params, Settings(db_connect_attempts=3))
+    # THEN it fails at once (no retry can fix a password) and says what to check
+    assert time.monotonic() - started < 2
+    assert "password" in str(caught.value) and wrong not in str(caught.value)
+    assert stack.password not in str(caught.value)
+
+
+def test_refused_port_gives_the_typed_error_after_bounded_retries() -> None:
+    # GIVEN a port nothing listens on
+    port = neon_local.free_port()
+    params = parse_database_url(f"postgresql://u:{'p' * 6}@127.0.0.1:{port}/db?sslmode=require")
+    # WHEN connecting with three attempts
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable) as caught:
+        connect(params, Settings(db_connect_attempts=3, db_connect_timeout=1))
+    # THEN it gave up after the backoff (0.25 s + 0.5 s), not instantly and not forever
+    assert 0.7 < time.monotonic() - started < 3
+    assert "unavailable" in str(caught.value)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A server that accepts TCP connections and never answers (a compute still waking)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for sock in [*accepted, listener]:
+        sock.close()
+
+
+def test_unresponsive_server_gives_the_typed_error_within_the_timeout(silent_server: int) -> None:
+    # GIVEN a server that never answers, and a 0.5 s connect timeout with two attempts
+    url = f"postgresql://u:{'p' * 6}@127.0.0.1:{silent_server}/db?sslmode=require"
+    settings = Settings(db_connect_attempts=2, db_connect_timeout=0.5)
+    # WHEN connecting
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable):
+        connect(parse_database_url(url), settings)
+    # THEN it failed after two timeouts plus one backoff, not a hang
+    assert 1.0 < time.monotonic() - started < 2.5

@@ -1,0 +1,106 @@
+"""DATABASE_URL as Neon gives it: parsed, translated for pg8000, refused when wrong."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from shared.dburl import parse_database_url
+from shared.errors import ConfigurationError
+
+SECRET = "npg-placeholder-" + "Zq9" * 4
+NEON = (
+    f"postgresql://neondb_owner:{SECRET}@ep-cool-darkness-a1b2c3d4-pooler.us-east-2.aws.neon.tech"
+    "/neondb?sslmode=require&channel_binding=require"
+)
+
+
+def test_neon_console_url_is_understood() -> None:
+    # GIVEN the pooled connection string as Neon's console shows it
+    # WHEN it is parsed
+    params = parse_database_url(NEON)
+    # THEN every part is taken, libpq parameters are translated, none is passed on
+    assert (params.user, params.password, params.database, params.port) == (
+        "neondb_owner",
+        SECRET,
+        "neondb",
+        5432,
+    )
+    assert (params.sslmode, params.channel_binding, params.is_neon_pooler) == (
+        "require",
+        "require",
+        True,
+    )
+
+
+def test_neon_hosts_are_always_verified_even_with_sslmode_require() -> None:
+    # GIVEN a Neon URL with sslmode=require (which alone would not verify in libpq)
+    context = parse_database_url(NEON).ssl_context()
+    # THEN the certificate chain and the host name are checked
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_require_elsewhere_encrypts_without_verifying_like_libpq() -> None:
+    context = parse_database_url(
+        f"postgres://u:{SECRET}@db.internal/app?sslmode=require"
+    ).ssl_context()
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_NONE
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("sslmode=disable", False), ("sslmode=prefer", None), ("", None)],
+)
+def test_sslmodes_map_to_pg8000(query: str, expected: object) -> None:
+    params = parse_database_url(f"postgresql://u:{SECRET}@db.internal/app?{query}")
+    assert params.ssl_context() is expected
+
+
+def test_direct_endpoint_is_derived_from_the_pooled_one() -> None:
+    # GIVEN Neon's pooled host
+    direct = parse_database_url(NEON).direct()
+    # THEN the direct host is the same without -pooler, credentials kept
+    assert direct.host == "ep-cool-darkness-a1b2c3d4.us-east-2.aws.neon.tech"
+    assert direct.password == SECRET and not direct.is_neon_pooler
+
+
+def test_percent_encoded_password_is_decoded() -> None:
+    params = parse_database_url("postgresql://u:p%40ss%2Fw%3Ard@h/db")
+    assert params.password == "p@ss/w:rd"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (None, "is not set"),
+        ("", "is not set"),
+        ("sqlite:///tasks.db", "must be a PostgreSQL URL"),
+        (f"mysql://u:{SECRET}@h/db", "must be a PostgreSQL URL"),
+        (f"postgresql://u:{SECRET}@h:notaport/db", "invalid port"),
+        ("postgresql://h/db", "must include a user, a password and a host"),
+        (f"postgresql://u:{SECRET}@h/", "must name one database"),
+        (f"postgresql://u:{SECRET}@h/db?sslmode=sometimes", "sslmode must be one of"),
+        (f"postgresql://u:{SECRET}@h/db?channel_binding=maybe", "channel_binding must be one of"),
+        (f"postgresql://u:{SECRET}@h/db?pool=5", "unsupported parameter"),
+        (f"postgresql://u:{SECRET}@h/db?connect_timeout=soon", "connect_timeout"),
+        (f"postgresql://u:{SECRET}@h/db?sslmode=disable&channel_binding=require", "needs sslmode"),
+    ],
+)
+def test_bad_urls_are_refused_clearly_without_the_password(url: str | None, problem: str) -> None:
+    # WHEN a bad URL is parsed
+    with pytest.raises(ConfigurationError) as caught:
+        parse_database_url(url)
+    # THEN the message names the variable, the problem and the expected shape, never the secret
+    message = str(caught.value)
+    assert message.startswith("DATABASE_URL ") and problem in message
+    assert "Expected shape: postgresql://" in message
+    assert SECRET not in message
+
+
+def test_repr_and_redacted_form_hide_the_password() -> None:
+    params = parse_database_url(NEON)
+    assert SECRET not in repr(params) and SECRET not in params.redacted()
+    assert params.redacted().startswith("postgresql://neondb_owner:***@ep-cool-darkness")

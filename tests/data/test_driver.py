@@ -1,0 +1,112 @@
+"""The single-flight driver: one round trip per statement, safe through PgBouncer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import neon_local
+import pytest
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from shared import tasks as crud
+from shared.db import connect, create_db_engine
+from shared.dburl import parse_database_url
+from shared.models import TaskCreate
+from shared.settings import Settings
+from tests.support.proxy import CountingProxy
+
+
+def _via(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit(":", 1)[0] + f":{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@pytest.fixture
+def proxy(stack: neon_local.Stack) -> Iterator[CountingProxy]:
+    with CountingProxy(stack.pooler_port) as counting:
+        yield counting
+
+
+@pytest.fixture
+def engine(stack: neon_local.Stack, proxy: CountingProxy) -> Iterator[Engine]:
+    params = parse_database_url(_via(stack.database_url, proxy.port))
+    built = create_db_engine(params, Settings(), autocommit=True)
+    with built.connect() as conn:  # the dialect's one-time checks happen here
+        conn.execute(text("SELECT 1"))
+    yield built
+    built.dispose()
+
+
+def _setup_flights(stack: neon_local.Stack, proxy: CountingProxy) -> int:
+    proxy.reset()
+    params = parse_database_url(_via(stack.database_url, proxy.port))
+    connect(params, Settings()).close()
+    proxy.settle()
+    return proxy.flights
+
+
+def test_each_api_call_costs_setup_plus_one_round_trip(
+    stack: neon_local.Stack, proxy: CountingProxy, engine: Engine, user_id: str
+) -> None:
+    # GIVEN the cost of opening a connection (TLS + SCRAM) through the pooler, and a task
+    setup = _setup_flights(stack, proxy)
+    with Session(engine) as session:
+        task_id = crud.create_task(session, user_id=user_id, data=TaskCreate(title="t")).id or 0
+    calls: dict[str, Callable[[Session], object]] = {
+        "create": lambda s: crud.create_task(s, user_id=user_id, data=TaskCreate(title="t")),
+        "list": lambda s: crud.list_tasks(s, user_id=user_id),
+        "get": lambda s: crud.get_task(s, user_id=user_id, task_id=task_id),
+        "update": lambda s: crud.update_task(
+            s, user_id=user_id, task_id=task_id, values={"title": "x"}
+        ),
+        "toggle": lambda s: crud.toggle_task(s, user_id=user_id, task_id=task_id),
+        "delete": lambda s: crud.delete_task(s, user_id=user_id, task_id=task_id),
+    }
+    for name, call in calls.items():
+        # WHEN one data call runs in its own session, as one request does
+        proxy.reset()
+        with Session(engine, expire_on_commit=False) as session:
+            assert call(session) not in (None, False)
+            session.commit()
+        proxy.settle()
+        # THEN it used one connection and one round trip beyond the set-up
+        assert (name, proxy.connections, proxy.flights) == (name, 1, setup + 1)
+
+
+def test_concurrent_clients_through_the_pooler_never_cross_talk(
+    stack: neon_local.Stack, user_id: str
+) -> None:
+    # GIVEN 16 threads sharing a pooler whose server pool is smaller than that
+    params = parse_database_url(stack.database_url)
+    settings = Settings()
+    errors: list[str] = []
+    wrong: list[tuple[int, object]] = []
+
+    def worker(n: int) -> None:
+        try:
+            conn = connect(params, settings)
+            conn.autocommit = True
+            cursor = conn.cursor()
+            for i in range(40):
+                expected = n * 1000 + i
+                cursor.execute("SELECT %s::int + 0, %s::text", (expected, f"w{n}"))
+                row = cursor.fetchone()
+                if row != [expected, f"w{n}"]:
+                    wrong.append((expected, row))
+            conn.close()
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+    # WHEN they all run parameterised statements in autocommit mode at once
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    # THEN every statement got its own parameters and results back, with no error
+    assert errors == []
+    assert wrong == []
