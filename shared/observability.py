@@ -8,7 +8,13 @@ start its import, and locally there is nothing to trace to.
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics
 
-logger = Logger(service="todo-api")
-metrics = Metrics(namespace="TodoApi", service="todo-api")
+# Powertools reads these itself; the defaults only spare local runs its "undefined" names.
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "todo-api"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "TodoApi"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

@@ -14,7 +14,11 @@ class Settings(BaseSettings):
     """Every knob of the service; field names map to upper-case environment variables."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", hide_input_in_errors=True, frozen=True
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+        hide_input_in_errors=True,
+        frozen=True,
     )
 
     database_url: SecretStr | None = None

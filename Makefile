@@ -1,0 +1,56 @@
+# The two commands of the README: `make test` and `make run`. Both set up what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+STACK := $(PY) infra/neon_local.py
+STAGE ?= dev
+# The local stack's URLs, for targets that talk to it (quoted values, so eval, not source).
+WITH_STACK_ENV = set -a && eval "$$($(STACK) env)" && set +a &&
+
+.PHONY: help test run bootstrap lint typecheck schema schema-check scan pytest \
+        stack-start stack-stop stack-status migrate verify bench
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+test: bootstrap lint typecheck schema-check scan pytest  ## everything CI checks (the test command)
+
+run: bootstrap stack-start migrate  ## serve the API locally on 127.0.0.1 (the run command)
+	$(WITH_STACK_ENV) $(PY) infra/local_gateway.py
+
+bootstrap:  ## virtualenv, Python and npm packages (idempotent)
+	@infra/bootstrap.sh
+
+lint:  ## ruff lint and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck:  ## mypy --strict over the whole tree
+	$(PY) -m mypy
+
+schema:  ## regenerate shared/models.py from specs/schema.toml
+	$(PY) infra/schemagen.py
+
+schema-check:  ## fail when shared/models.py no longer matches the spec
+	$(PY) infra/schemagen.py --check
+
+scan:  ## fail on anything that looks like a real credential
+	$(PY) infra/scan_secrets.py
+
+pytest:  ## the test suites (they start their own private database stack)
+	$(PY) -m pytest
+
+stack-start: bootstrap  ## start the local Neon-like stack (PostgreSQL + PgBouncer)
+	$(STACK) start
+
+stack-stop:  ## stop it (data is kept in .neon-local/)
+	$(STACK) stop
+
+stack-status:
+	$(STACK) status
+
+migrate:  ## bring the local database to the spec
+	$(WITH_STACK_ENV) $(PY) -m functions.migrate
+
+verify:  ## compare the local database with the spec
+	$(WITH_STACK_ENV) $(PY) -m functions.verify
