@@ -18,9 +18,10 @@ from typing import Any
 
 import pg8000.dbapi
 import scramp
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, QueuePool
 
 from shared.dburl import ConnectParams, parse_database_url
 from shared.driver import SingleFlightConnection
@@ -34,6 +35,7 @@ _UNAVAILABLE_STATES = ("08", "53300", "57P01", "57P02", "57P03")
 # PgBouncer reports a failed SCRAM login as 08P01, so the message is checked too.
 _FAILED_LOGIN_TEXT = "authentication failed"
 _BACKOFF_SECONDS = 0.25
+_BROKEN = "broken"
 
 
 def connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
@@ -121,15 +123,38 @@ def is_unavailable(exc: BaseException) -> bool:
     return sqlstate(exc).startswith(_UNAVAILABLE_STATES)
 
 
-def create_db_engine(params: ConnectParams, settings: Settings, *, autocommit: bool) -> Engine:
-    """An engine whose every checkout opens a fresh connection (NullPool)."""
+def create_db_engine(
+    params: ConnectParams, settings: Settings, *, autocommit: bool, reuse: bool = False
+) -> Engine:
+    """An engine opening a fresh connection per checkout (NullPool), or keeping one (reuse)."""
     options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
-    return create_engine(
-        "postgresql+pg8000://",
-        creator=partial(connect, params, settings),
-        poolclass=NullPool,
-        **options,
+    if reuse:
+        # One connection kept per warm container, pinged before each use (a Neon compute
+        # may have been suspended meanwhile), created lazily so SnapStart never snapshots it.
+        options |= {"poolclass": QueuePool, "pool_size": 1, "max_overflow": 8}
+        options |= {"pool_pre_ping": True}
+    else:
+        options["poolclass"] = NullPool
+    engine = create_engine(
+        "postgresql+pg8000://", creator=partial(connect, params, settings), **options
     )
+    if reuse:
+        _drop_connections_after_errors(engine)
+    return engine
+
+
+def _drop_connections_after_errors(engine: Engine) -> None:
+    """A kept connection that saw any error is closed, not reused: its state is unknown."""
+
+    @event.listens_for(engine, "handle_error")
+    def mark(context: ExceptionContext) -> None:
+        if context.connection is not None and not context.connection.invalidated:
+            context.connection.connection.info[_BROKEN] = True
+
+    @event.listens_for(engine, "checkin")
+    def drop(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        if record.info.pop(_BROKEN, False):
+            record.invalidate()
 
 
 @lru_cache(maxsize=1)
@@ -137,7 +162,7 @@ def get_engine() -> Engine:
     """The API's engine, created on first use: each statement commits on its own."""
     settings = get_settings()
     params = parse_database_url(_secret(settings.database_url))
-    return create_db_engine(params, settings, autocommit=True)
+    return create_db_engine(params, settings, autocommit=True, reuse=settings.db_reuse_connection)
 
 
 @contextmanager

@@ -1,0 +1,86 @@
+"""Opt-in connection reuse: one connection per warm container, checked, dropped on error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import neon_local
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from shared import tasks as crud
+from shared.db import create_db_engine
+from shared.dburl import parse_database_url
+from shared.models import TaskCreate
+from shared.settings import Settings
+from tests.data.test_driver import _via
+from tests.support.proxy import CountingProxy
+
+
+@pytest.fixture
+def proxy(stack: neon_local.Stack) -> Iterator[CountingProxy]:
+    with CountingProxy(stack.pooler_port) as counting:
+        yield counting
+
+
+@pytest.fixture
+def engine(stack: neon_local.Stack, proxy: CountingProxy) -> Iterator[Engine]:
+    params = parse_database_url(_via(stack.database_url, proxy.port))
+    built = create_db_engine(params, Settings(), autocommit=True, reuse=True)
+    yield built
+    built.dispose()
+
+
+def _call(engine: Engine, user_id: str) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        crud.list_tasks(session, user_id=user_id)
+
+
+def test_nothing_connects_before_the_first_request(proxy: CountingProxy, engine: Engine) -> None:
+    # GIVEN an engine built at import time (a SnapStart snapshot would capture this state)
+    # THEN it has opened no connection yet
+    assert proxy.connections == 0
+
+
+def test_warm_calls_reuse_one_connection_at_two_round_trips(
+    proxy: CountingProxy, engine: Engine, user_id: str
+) -> None:
+    # GIVEN a warm container that served one request
+    _call(engine, user_id)
+    proxy.reset()
+    # WHEN it serves three more
+    for _ in range(3):
+        _call(engine, user_id)
+    # THEN no new connection was opened, and each call cost a liveness check + the statement
+    assert (proxy.connections, proxy.flights) == (0, 6)
+
+
+def test_a_connection_that_saw_an_error_is_not_reused(
+    proxy: CountingProxy, engine: Engine, user_id: str
+) -> None:
+    # GIVEN a warm connection
+    _call(engine, user_id)
+    # WHEN a statement fails on it
+    with pytest.raises(DBAPIError), engine.connect() as conn:
+        conn.execute(text("SELECT 1/0"))
+    proxy.reset()
+    # THEN the next request opens a fresh connection
+    _call(engine, user_id)
+    assert proxy.connections == 1
+
+
+def test_a_kept_connection_that_died_is_replaced_without_an_error(
+    stack: neon_local.Stack, engine: Engine, user_id: str
+) -> None:
+    # GIVEN a warm connection, and then the pooler restarts (as when Neon suspends a compute)
+    with Session(engine) as session:
+        crud.create_task(session, user_id=user_id, data=TaskCreate(title="before"))
+    stack.stop_pooler()
+    stack.start_pooler()
+    # WHEN the next request arrives
+    with Session(engine) as session:
+        tasks, total = crud.list_tasks(session, user_id=user_id)
+    # THEN it succeeds on a new connection
+    assert [t.title for t in tasks] == ["before"] and total == 1
