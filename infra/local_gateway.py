@@ -11,6 +11,7 @@ When no auth is configured it plays Better Auth too: it serves a JWKS at
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import contextlib
 import importlib
@@ -53,13 +54,20 @@ class Route:
 def load_routes(config: Path = ROOT / "serverless.yml") -> list[Route]:
     """Every httpApi route declared in serverless.yml."""
     functions = yaml.safe_load(config.read_text(encoding="utf-8"))["functions"]
-    routes = []
-    for spec in functions.values():
-        for event in spec.get("events") or []:
-            api = event.get("httpApi") if isinstance(event, dict) else None
-            if isinstance(api, dict):
-                routes.append(_route(api["method"].upper(), api["path"], spec["handler"]))
-    return routes
+    return [
+        _route(*_method_and_path(event["httpApi"]), spec["handler"])
+        for spec in functions.values()
+        for event in spec.get("events") or []
+        if isinstance(event, dict) and "httpApi" in event
+    ]
+
+
+def _method_and_path(api: str | dict[str, str]) -> tuple[str, str]:
+    # serverless.yml allows "GET /path" or {method: GET, path: /path}.
+    if isinstance(api, str):
+        method, path = api.split(" ", 1)
+        return method.upper(), path.strip()
+    return api["method"].upper(), api["path"]
 
 
 def _route(method: str, template: str, handler: str) -> Route:
@@ -71,7 +79,14 @@ def invoke(handler_path: str, event: dict[str, Any]) -> dict[str, Any]:
     """Call ``functions/x.handler`` (serverless.yml's notation) with an event."""
     module_path, name = handler_path.rsplit(".", 1)
     module = importlib.import_module(module_path.replace("/", "."))
-    result: dict[str, Any] = getattr(module, name)(event, _Context(module_path))
+    # Mangum runs the app on the thread's event loop, which only the main thread has.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        result: dict[str, Any] = getattr(module, name)(event, _Context(module_path))
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
     return result
 
 
