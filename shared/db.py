@@ -8,7 +8,6 @@ statements are never retried, because their outcome is unknown once sent.
 
 from __future__ import annotations
 
-import logging
 import ssl
 import time
 from collections.abc import Iterator
@@ -26,9 +25,8 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool, QueuePool
 from shared.dburl import ConnectParams, parse_database_url
 from shared.driver import SingleFlightConnection
 from shared.errors import DatabaseUnavailable
+from shared.observability import logger
 from shared.settings import Settings, get_settings
-
-logger = logging.getLogger(__name__)
 
 # SQLSTATEs that mean "the server cannot serve you right now", not "your SQL is wrong".
 _UNAVAILABLE_STATES = ("08", "53300", "57P01", "57P02", "57P03")
@@ -114,7 +112,8 @@ def sqlstate(exc: BaseException) -> str:
 
 def is_unavailable(exc: BaseException) -> bool:
     """True when an error means the database is down or unreachable (a 503, not a 500)."""
-    if isinstance(exc, DatabaseUnavailable):
+    # pg8000 lets socket errors out unwrapped: a statement timing out, a dropped link.
+    if isinstance(exc, DatabaseUnavailable | OSError):
         return True
     if not isinstance(exc, DBAPIError):
         return False
@@ -170,8 +169,9 @@ def translate_errors() -> Iterator[None]:
     """Turn driver errors that mean 'database unavailable' into DatabaseUnavailable."""
     try:
         yield
-    except DBAPIError as exc:
+    except (DBAPIError, OSError) as exc:
         if is_unavailable(exc):
+            logger.warning("database unavailable", extra={"error": type(exc).__name__})
             raise DatabaseUnavailable("the database is unavailable; try again shortly") from None
         raise
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, not_
+from sqlalchemy import ColumnElement, func, not_, true
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, insert, select, update
 
 from shared.models import Task, TaskCreate
-
 
 Status = Literal["all", "pending", "completed"]
 SortKey = Literal["created_at", "updated_at", "title"]
@@ -25,17 +25,36 @@ def list_tasks(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[Task], int]:
-    """A page of the user's tasks and the user's total count, in one statement."""
-    key, tiebreak = col(getattr(Task, sort)), col(Task.id)
-    by = (key.asc(), tiebreak.asc()) if order == "asc" else (key.desc(), tiebreak.desc())
-    total = func.count().over().label("total")
-    stmt = select(Task, total).where(*_owned(user_id, status))
-    rows = session.exec(stmt.order_by(*by).limit(limit).offset(offset)).all()
-    if rows or offset == 0:
-        return [task for task, _ in rows], (rows[0][1] if rows else 0)
-    # Past the last page the window function has no row to ride on: count separately.
-    counted = select(func.count()).select_from(Task).where(*_owned(user_id, status))
-    return [], session.exec(counted).one()
+    """A page of the user's tasks and the user's total count, in one statement.
+
+    The count is the driving row and the page is outer-joined to it, so a page past
+    the end still returns the total (one row with no task) without a second query.
+    """
+    page = (
+        select(Task)
+        .where(*_owned(user_id, status))
+        .order_by(*_ordering(Task, sort, order))
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+    counted = select(func.count().label("total")).select_from(Task)
+    total = counted.where(*_owned(user_id, status)).subquery("counted")
+    row = aliased(Task, page)
+    stmt = (
+        select(total.c.total, row)
+        .select_from(total)
+        .outerjoin(page, true())
+        .order_by(*_ordering(row, sort, order))
+    )
+    rows = session.exec(stmt).all()
+    return [task for _, task in rows if task is not None], rows[0][0]
+
+
+def _ordering(entity: type[Task], sort: SortKey, order: Order) -> tuple[Any, Any]:
+    """ORDER BY the sort key, then id as a tiebreak, both in the requested direction."""
+    key, tiebreak = col(getattr(entity, sort)), col(entity.id)
+    return (key.asc(), tiebreak.asc()) if order == "asc" else (key.desc(), tiebreak.desc())
 
 
 def _owned(user_id: str, status: Status) -> list[ColumnElement[bool]]:

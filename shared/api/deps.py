@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Path
+from fastapi import Depends, Header, Path, Query, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 from sqlmodel import Session
 
 from shared.db import get_engine, translate_errors
 from shared.models import TASKS_USER_ID_MAX_LENGTH
 from shared.settings import get_settings
+
+MAX_INT = 2**31 - 1  # PostgreSQL integer: task ids, and bound for offsets
+_DECIMAL = re.compile(r"[0-9]+")
 
 
 def get_session() -> Iterator[Session]:
@@ -19,7 +25,17 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-def get_current_user(authorization: Annotated[str | None, Header()] = None) -> str:
+# Declares the scheme in the OpenAPI document (and the docs page's Authorize button);
+# the header itself is parsed and verified by shared.auth alone.
+_BEARER = HTTPBearer(
+    auto_error=False, bearerFormat="JWT", description="A Better Auth JWT: the user's session token"
+)
+
+
+def get_current_user(
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
+) -> str:
     """The user id proven by the request's bearer token."""
     from shared.auth import authenticate
 
@@ -37,7 +53,21 @@ def get_owner(
     return user_id
 
 
+def _decimal(value: object) -> object:
+    """Only plain decimal digits name a number here: not "1.0", "+1", " 1" or "1_0"."""
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        raise ValueError("must be a whole number written in decimal digits")
+    return value
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 CurrentUser = Annotated[str, Depends(get_current_user)]
 OwnerId = Annotated[str, Depends(get_owner)]
-TaskId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The task's id")]
+# The validator goes after Path/Query, or the bounds leak into the OpenAPI schema as ge/le.
+TaskId = Annotated[
+    int, Path(ge=1, le=MAX_INT, description="The task's id"), BeforeValidator(_decimal)
+]
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size"), BeforeValidator(_decimal)]
+Offset = Annotated[
+    int, Query(ge=0, le=MAX_INT, description="Tasks to skip"), BeforeValidator(_decimal)
+]

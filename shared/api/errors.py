@@ -6,6 +6,7 @@ are logged by class and SQLSTATE only.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,16 +17,21 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import is_unavailable, sqlstate
-from shared.errors import AppError, DatabaseUnavailable
+from shared.errors import AppError, AuthenticationError, DatabaseUnavailable
 from shared.observability import logger
 
 _UNAVAILABLE = DatabaseUnavailable("the database is unavailable; try again shortly")
+_NOT_JSON = "the request body must be JSON sent with Content-Type: application/json"
 
 
 def error_response(error: AppError) -> JSONResponse:
     headers = {}
-    if isinstance(error, DatabaseUnavailable):
-        headers["Retry-After"] = str(error.retry_after_seconds)
+    # Any 503 that knows when to come back says so (the database, the auth key set).
+    retry_after = getattr(error, "retry_after_seconds", None)
+    if isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
+    if isinstance(error, AuthenticationError):
+        headers["WWW-Authenticate"] = "Bearer"  # RFC 9110: every 401 names its scheme
     return JSONResponse({"detail": str(error)}, status_code=error.status_code, headers=headers)
 
 
@@ -48,9 +54,16 @@ async def database_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if any(_unparsed_body(e) for e in exc.errors()):
+        return JSONResponse({"detail": _NOT_JSON}, status_code=415)
     # Echoing the input back could reflect megabytes or secrets: keep where and why only.
     errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
     return JSONResponse({"detail": errors}, status_code=422)
+
+
+def _unparsed_body(error: Any) -> bool:
+    """FastAPI hands a body route the raw bytes when the Content-Type is not JSON."""
+    return tuple(error.get("loc", ())) == ("body",) and isinstance(error.get("input"), bytes)
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -60,6 +73,22 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 
 def internal_error_response() -> JSONResponse:
     return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def unreadable_event(exc: Exception) -> dict[str, Any]:
+    """The Lambda response for an event Mangum could not turn into a request.
+
+    A malformed header it parses (Host or X-Forwarded-Port with a bad port) or a body
+    that is not valid base64 fails before the app runs; the client sent it, so it is a
+    400, in a shape both API Gateway payload versions accept.
+    """
+    logger.warning("unreadable request", extra={"error": type(exc).__name__, **_origin(exc)})
+    return {
+        "statusCode": 400,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps({"detail": "malformed request"}),
+        "isBase64Encoded": False,
+    }
 
 
 class CatchAll:

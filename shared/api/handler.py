@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from fastapi import APIRouter
 from mangum import Mangum
 
+from shared.api import errors
 from shared.api.app import create_app
 from shared.observability import logger, metrics
 
@@ -20,10 +21,16 @@ def build_handler(operation: str, *routers: APIRouter, docs: bool = False) -> La
     """One Lambda handler serving ``routers``; ``operation`` names its metric."""
     asgi = Mangum(create_app(routers, docs=docs), lifespan="off")
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    # log_event=False overrides POWERTOOLS_LOGGER_LOG_EVENT: events carry bearer tokens.
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False
+    )
     @metrics.log_metrics(capture_cold_start_metric=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        response: dict[str, Any] = asgi(event, context)
+        try:
+            response: dict[str, Any] = asgi(event, context)
+        except Exception as exc:  # the app catches its own errors: this is the event's
+            response = errors.unreadable_event(exc)
         status = int(response.get("statusCode", 500))
         logger.info("request handled", extra={"operation": operation, "status": status})
         if status < 400:

@@ -28,7 +28,7 @@ def check_health() -> JSONResponse:
     except Exception as exc:
         if not is_unavailable(exc):
             raise
-        logger.warning("health check: database unavailable")
+        logger.warning("health check: database unavailable", extra={"error": type(exc).__name__})
         retry = str(DatabaseUnavailable.retry_after_seconds)
         body = {"status": "error", "database": "unavailable"}
         return JSONResponse(body, status_code=503, headers={"Retry-After": retry})

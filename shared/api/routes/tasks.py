@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Response, status
 from pydantic import Strict
 from sqlmodel import SQLModel
 
 from shared import tasks as crud
-from shared.api.deps import OwnerId, SessionDep, TaskId
+from shared.api.deps import Limit, Offset, OwnerId, SessionDep, TaskId
 from shared.errors import NotFound
 from shared.models import Task, TaskCreate, TaskPublic, TaskReplace, TaskUpdate
 from shared.tasks import Order, SortKey, Status
@@ -54,8 +55,8 @@ def list_user_tasks(
     status: Status = "all",
     sort: SortKey = "created_at",
     order: Order = "desc",
-    limit: Annotated[int, Query(ge=1, le=100)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[TaskPublic]:
     """List the user's tasks; the total count is in the X-Total-Count header."""
     tasks, total = crud.list_tasks(
@@ -71,7 +72,7 @@ def create_user_task(
 ) -> TaskPublic:
     """Create a task for the user."""
     task = TaskPublic.model_validate(crud.create_task(session, user_id=user_id, data=body))
-    response.headers["Location"] = f"/api/{user_id}/tasks/{task.id}"
+    response.headers["Location"] = f"/api/{quote(user_id, safe='')}/tasks/{task.id}"
     return task
 
 

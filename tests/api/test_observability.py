@@ -1,0 +1,236 @@
+"""Powertools: JSON logs with correlation id and cold start, EMF metrics, and no secrets in logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import neon_local
+import pytest
+from aws_lambda_powertools.logging import logger as powertools_logger
+from aws_lambda_powertools.metrics.provider import cold_start
+
+from functions import (
+    complete_task,
+    create_task,
+    delete_task,
+    docs,
+    get_task,
+    health,
+    list_tasks,
+    replace_task,
+    update_task,
+)
+from shared.api.handler import LambdaHandler, build_handler
+from shared.api.routes import tasks as routes
+from shared.db import get_engine
+from shared.settings import get_settings
+from tests.auth.tokens import new_key
+
+from .conftest import Client, Output, Secrets, Tokens, User
+from .events import HTTP_API, REST_API, LambdaContext, http_api_event
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+def _handled(output: Output, request_id: str) -> dict[str, Any]:
+    """The one "request handled" record of a request."""
+    [record] = [
+        r
+        for r in output.logs()
+        if r["message"] == "request handled" and r.get("correlation_id") == request_id
+    ]
+    return record
+
+
+@pytest.mark.parametrize("version", [HTTP_API, REST_API])
+def test_log_lines_carry_the_api_gateway_request_id_as_correlation_id(
+    client: Client, alice: User, output: Output, version: str
+) -> None:
+    # GIVEN a request with a known API Gateway request id
+    request_id = f"apigw-{version}-{alice.id}"
+    # WHEN it is handled, failing validation on the way
+    reply = client(
+        list_tasks.handler,
+        "GET",
+        alice.tasks,
+        token=alice.token,
+        query={"limit": "0"},
+        version=version,
+        request_id=request_id,
+    )
+    # THEN the JSON log line names the request, the function, the outcome and the cold start flag
+    assert reply.status == 422
+    record = _handled(output, request_id)
+    assert record["level"] == "INFO"
+    assert record["service"] == "todo-api"
+    assert record["function_name"] == LambdaContext.function_name
+    assert isinstance(record["function_request_id"], str) and record["function_request_id"]
+    assert isinstance(record["cold_start"], bool)
+    assert (record["operation"], record["status"]) == ("TasksListed", 422)
+
+
+def test_every_line_of_a_failing_request_carries_its_correlation_id(
+    client: Client, alice: User, bob: User, output: Output
+) -> None:
+    # GIVEN a request that fails authorization (so the error handler logs too)
+    request_id = f"forbidden-{alice.id}"
+    # WHEN bob's token is used on alice's path
+    reply = client(list_tasks.handler, "GET", alice.tasks, token=bob.token, request_id=request_id)
+    # THEN both the error line and the summary line carry the request id
+    assert reply.status == 403
+    lines = [r for r in output.logs() if r.get("correlation_id") == request_id]
+    assert [(r["message"], r.get("error")) for r in lines] == [
+        ("request failed", "PermissionDenied"),
+        ("request handled", None),
+    ]
+
+
+def test_the_lambda_request_id_is_logged_with_each_line(alice: User, output: Output) -> None:
+    # GIVEN an invocation with a known Lambda request id
+    context = LambdaContext(aws_request_id="lambda-req-0001")
+    event = http_api_event(
+        "GET",
+        alice.tasks,
+        headers={"Authorization": f"Bearer {alice.token}"},
+        request_id="apigw-req-0001",
+    )
+    # WHEN the handler runs
+    response = list_tasks.handler(event, context)
+    # THEN its log line carries both ids
+    assert response["statusCode"] == 200
+    record = _handled(output, "apigw-req-0001")
+    assert record["function_request_id"] == "lambda-req-0001"
+    assert record["function_arn"] == context.invoked_function_arn
+
+
+def test_the_first_invocation_is_a_cold_start_and_the_next_is_not(
+    client: Client, output: Output, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a fresh execution environment (Powertools' cold start flags reset)
+    monkeypatch.setattr(powertools_logger, "is_cold_start", True)
+    monkeypatch.setattr(cold_start, "is_cold_start", True)
+    # WHEN the function is invoked twice
+    client(health.handler, "GET", "/health", request_id="first-call")
+    client(health.handler, "GET", "/health", request_id="second-call")
+    # THEN the first log line says cold start and the second does not
+    assert _handled(output, "first-call")["cold_start"] is True
+    assert _handled(output, "second-call")["cold_start"] is False
+    # AND exactly one ColdStart metric was emitted, per function name
+    cold = [m for m in output.metrics() if "ColdStart" in m]
+    assert len(cold) == 1
+    assert cold[0]["ColdStart"] == [1.0]
+    assert cold[0]["function_name"] == LambdaContext.function_name
+    [directive] = cold[0]["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "TodoApi"
+    assert directive["Metrics"] == [{"Name": "ColdStart", "Unit": "Count"}]
+
+
+OPERATIONS: dict[str, tuple[LambdaHandler, str, str, Any]] = {
+    "TasksListed": (list_tasks.handler, "GET", "", None),
+    "TaskCreated": (create_task.handler, "POST", "", {"title": "t"}),
+    "TaskFetched": (get_task.handler, "GET", "/{id}", None),
+    "TaskReplaced": (replace_task.handler, "PUT", "/{id}", {"title": "t"}),
+    "TaskUpdated": (update_task.handler, "PATCH", "/{id}", {"title": "t"}),
+    "TaskCompletionChanged": (complete_task.handler, "PATCH", "/{id}/complete", None),
+    "TaskDeleted": (delete_task.handler, "DELETE", "/{id}", None),
+}
+
+
+@pytest.mark.parametrize("operation", list(OPERATIONS))
+def test_each_operation_emits_one_business_metric_on_success_only(
+    client: Client, alice: User, bob: User, output: Output, operation: str
+) -> None:
+    # GIVEN one of alice's tasks
+    handler, method, suffix, body = OPERATIONS[operation]
+    task = client.create(alice, "metered")
+    output.read()
+    path = alice.tasks + suffix.format(id=task["id"])
+    # WHEN the operation fails once (bob's token) and then succeeds
+    refused = client(handler, method, path, token=bob.token, json_body=body)
+    output.read()
+    failed_metrics = [m for m in output.metrics() if operation in m]
+    done = client(handler, method, path, token=alice.token, json_body=body)
+    # THEN only the success emitted the operation's metric: one count in the TodoApi namespace
+    assert (refused.status, done.status < 300) == (403, True)
+    emitted = [m for m in output.metrics() if operation in m]
+    assert len(emitted) == len(failed_metrics) + 1
+    metric = emitted[-1]
+    assert metric[operation] == [1.0]
+    assert metric["service"] == "todo-api"
+    [directive] = metric["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "TodoApi"
+    assert {"Name": operation, "Unit": "Count"} in directive["Metrics"]
+
+
+@pytest.mark.parametrize(
+    ("handler", "path", "operation"),
+    [(health.handler, "/health", "HealthChecked"), (docs.handler, "/openapi.json", "DocsServed")],
+)
+def test_health_and_docs_emit_their_metric(
+    client: Client, output: Output, handler: LambdaHandler, path: str, operation: str
+) -> None:
+    # GIVEN / WHEN an unauthenticated GET
+    reply = client(handler, "GET", path)
+    # THEN it succeeds and counts once
+    assert reply.status == 200
+    assert [m[operation] for m in output.metrics() if operation in m] == [[1.0]]
+
+
+def test_the_event_is_never_logged_even_when_event_logging_is_switched_on(
+    client: Client, alice: User, output: Output, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN POWERTOOLS_LOGGER_LOG_EVENT=true in the environment the handler is built in
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    handler = build_handler("TasksListed", routes.list_tasks)
+    # WHEN a request with a bearer token is handled
+    reply = client(handler, "GET", alice.tasks, token=alice.token, request_id="no-dump")
+    # THEN the event (with its Authorization header) was not logged
+    assert reply.status == 200
+    assert "authorization" not in output.read().lower()
+    # (the output fixture also checks that the token itself appears nowhere)
+
+
+@pytest.mark.parametrize("version", [HTTP_API, REST_API])
+def test_rejected_tokens_never_reach_a_log_line(
+    client: Client, tokens: Tokens, alice: User, output: Output, version: str
+) -> None:
+    # GIVEN tokens that fail in different places: signature, expiry, shape
+    bad = [
+        tokens.eddsa(alice.id, key=new_key()),
+        tokens.eddsa(alice.id, exp=1),
+        tokens.raw(alice.token[:-5] + "AAAAA"),
+    ]
+    # WHEN each is used
+    statuses = [
+        client(get_task.handler, "GET", alice.task(1), token=token, version=version).status
+        for token in bad
+    ]
+    # THEN each is refused, and no log line carries any part of a token
+    assert statuses == [401, 401, 401]
+    text = output.read()
+    for token in [*bad, alice.token]:
+        for part in token.split("."):
+            assert part not in text
+
+
+def test_a_wrong_database_password_is_neither_returned_nor_logged(
+    stack: neon_local.Stack,
+    client: Client,
+    alice: User,
+    secrets: Secrets,
+    fresh_settings: pytest.MonkeyPatch,
+    output: Output,
+) -> None:
+    # GIVEN DATABASE_URL with a wrong password (and the right one known to the leak checks)
+    wrong = secrets.add("Wr0ng-" + stack.password[::-1])
+    url = stack.database_url.replace(stack.password, wrong)
+    fresh_settings.setenv("DATABASE_URL", url)
+    fresh_settings.setenv("DB_CONNECT_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    # WHEN a request needs the database, and the health check runs
+    reply = client(list_tasks.handler, "GET", alice.tasks, token=alice.token)
+    checked = client(health.handler, "GET", "/health")
+    # THEN both are 503 and neither password appears anywhere (checked by the fixtures too)
+    assert (reply.status, checked.status) == (503, 503)
+    assert wrong not in output.read() and stack.password not in output.read()
