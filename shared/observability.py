@@ -9,12 +9,16 @@ start its import, and locally there is nothing to trace to.
 from __future__ import annotations
 
 import os
+import warnings
 
 from aws_lambda_powertools import Logger, Metrics
 
 # Powertools reads these itself; the defaults only spare local runs its "undefined" names.
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "todo-api"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "TodoApi"
+
+# A failed request publishes no business metric on purpose; Powertools would warn each time.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
