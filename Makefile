@@ -4,11 +4,17 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STACK := $(PY) infra/neon_local.py
 STAGE ?= dev
+REGION ?=
+SSM_PREFIX ?=
+DEPLOY_ARGS ?=
+OSLS := node_modules/.bin/osls
+REGION_FLAG = $(if $(REGION),--region $(REGION))
 # The local stack's URLs, for targets that talk to it (quoted values, so eval, not source).
 WITH_STACK_ENV = set -a && eval "$$($(STACK) env)" && set +a &&
 
 .PHONY: help test run bootstrap lint typecheck schema schema-check scan pytest \
-        stack-start stack-stop stack-status migrate verify bench
+        stack-start stack-stop stack-status migrate verify bench \
+        deploy deploy-jobs package remove
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -54,3 +60,15 @@ migrate:  ## bring the local database to the spec
 
 verify:  ## compare the local database with the spec
 	$(WITH_STACK_ENV) $(PY) -m functions.verify
+
+deploy: bootstrap  ## deploy STAGE to AWS, then run its migrate and verify (fails loudly)
+	$(PY) infra/deploy.py deploy --stage $(STAGE) $(REGION_FLAG) $(if $(SSM_PREFIX),--ssm-prefix $(SSM_PREFIX)) -- $(DEPLOY_ARGS)
+
+deploy-jobs: bootstrap  ## run migrate, then verify, on the deployed STAGE
+	$(PY) infra/deploy.py jobs --stage $(STAGE) $(REGION_FLAG)
+
+package: bootstrap  ## build STAGE's CloudFormation template and Lambda zips offline
+	PYTHON=$(PY) $(OSLS) package --stage $(STAGE) $(REGION_FLAG)
+
+remove:  ## delete STAGE's stack (the Neon database is untouched)
+	$(OSLS) remove --stage $(STAGE) $(REGION_FLAG)

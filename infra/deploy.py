@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Deploy a stage, then run its migrate and verify functions; fail loudly if any step fails.
+
+    python infra/deploy.py deploy --stage prod [--region R] [--ssm-prefix /todo-api/prod]
+                                  [-- EXTRA CLI ARGS, e.g. --param snapStart=true]
+    python infra/deploy.py jobs --stage prod [--region R]     # migrate + verify only
+
+``deploy`` checks the environment first (DATABASE_URL present and well formed, so a
+typo fails here rather than in Lambda), runs ``osls deploy`` (the pinned CLI in
+node_modules unless ``--cli`` or $SLS names another), then invokes ``migrate`` and
+``verify`` synchronously and prints their reports. A function error, a timeout or a
+missing function ends the run with exit status 1 and the function's own error message
+and log tail. ``--ssm-prefix`` fills settings the environment lacks from SSM Parameter
+Store (``PREFIX/DATABASE_URL`` and so on, SecureString or String) at deploy time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.dburl import parse_database_url  # noqa: E402  (needs ROOT on sys.path)
+from shared.errors import ConfigurationError  # noqa: E402
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_lambda.type_defs import InvocationResponseTypeDef
+    from mypy_boto3_ssm import SSMClient
+
+SERVICE = "todo-api"  # serverless.yml's `service`; functions are SERVICE-STAGE-NAME
+JOBS = ("migrate", "verify")
+DEFAULT_REGION = "us-east-1"  # serverless.yml's default region
+# Settings that may come from SSM; the environment wins when it has a value.
+SSM_SETTINGS = (
+    "DATABASE_URL",
+    "DATABASE_URL_DIRECT",
+    "BETTER_AUTH_URL",
+    "BETTER_AUTH_SECRET",
+    "AUTH_JWKS_URL",
+    "AUTH_ISSUER",
+    "AUTH_AUDIENCE",
+    "AUTH_ALGORITHMS",
+    "FRONTEND_ORIGIN",
+)
+# Lambda runs an invocation for at most 900 s: waiting longer than that means the
+# answer was lost, and a second attempt would run the migration twice, so never retry.
+READ_TIMEOUT = 960
+INVOKE_CONFIG = Config(
+    read_timeout=READ_TIMEOUT,
+    connect_timeout=10,
+    retries={"total_max_attempts": 1, "mode": "standard"},
+)
+LOG_TAIL_LINES = 20
+
+
+class DeployError(Exception):
+    """A step failed; the message says which and why."""
+
+
+class JobFailed(DeployError):
+    """A job function raised: the message carries its error and log tail."""
+
+
+class JobTimedOut(JobFailed):
+    """A job ran out of time, in Lambda or while we waited for its answer."""
+
+
+class FunctionMissing(DeployError):
+    """The job's function does not exist in that account, region and stage."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the stage lives."""
+
+    stage: str
+    region: str
+
+
+def function_name(stage: str, job: str) -> str:
+    """The deployed name of one of serverless.yml's functions."""
+    return f"{SERVICE}-{stage}-{job}"
+
+
+def settings_from_ssm(ssm: SSMClient, prefix: str, env: Mapping[str, str]) -> dict[str, str]:
+    """Values under ``prefix`` for the settings ``env`` lacks (missing parameters skipped)."""
+    wanted = {f"{prefix.rstrip('/')}/{name}": name for name in SSM_SETTINGS if not env.get(name)}
+    found: dict[str, str] = {}
+    names = sorted(wanted)
+    for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
+        reply = ssm.get_parameters(Names=names[start : start + 10], WithDecryption=True)
+        for parameter in reply["Parameters"]:
+            found[wanted[parameter["Name"]]] = parameter["Value"]
+    return found
+
+
+def check_environment(env: Mapping[str, str]) -> None:
+    """Refuse to deploy without a usable DATABASE_URL (the message never shows a password)."""
+    if not env.get("DATABASE_URL", "").strip():
+        raise DeployError(
+            "DATABASE_URL is not set: export the Neon pooled connection string "
+            "(or pass --ssm-prefix); nothing was deployed"
+        )
+    try:
+        parse_database_url(env["DATABASE_URL"])
+        if env.get("DATABASE_URL_DIRECT", "").strip():
+            parse_database_url(env["DATABASE_URL_DIRECT"], name="DATABASE_URL_DIRECT")
+    except ConfigurationError as exc:
+        raise DeployError(f"{exc}; nothing was deployed") from None
+
+
+def run_cli(
+    cli: Sequence[str], target: Target, env: Mapping[str, str], extra: Sequence[str] = ()
+) -> None:
+    """``osls deploy`` for the stage, its output streamed to ours."""
+    command = [*cli, "deploy", "--stage", target.stage, "--region", target.region, *extra]
+    print(f"deploy: {shlex.join(command)}", flush=True)
+    try:
+        code = subprocess.run(command, cwd=ROOT, env=dict(env), check=False).returncode
+    except FileNotFoundError:
+        raise DeployError(f"{cli[0]} not found: run `npm ci` (or pass --cli)") from None
+    if code != 0:
+        raise DeployError(f"`{shlex.join(command)}` failed with exit status {code}")
+
+
+def invoke_job(client: LambdaClient, name: str) -> Any:
+    """Run one job function synchronously; its JSON result, or an error saying why not."""
+    _require_function(client, name)
+    try:
+        response = client.invoke(
+            FunctionName=name, InvocationType="RequestResponse", LogType="Tail", Payload=b"{}"
+        )
+    except ReadTimeoutError:
+        raise JobTimedOut(
+            f"{name}: no answer within {READ_TIMEOUT} s; it may still be "
+            f"running: see `aws logs tail /aws/lambda/{name}`"
+        ) from None
+    except ClientError as exc:
+        raise DeployError(f"{name}: invoke failed: {_client_error(exc)}") from None
+    return interpret(name, response)
+
+
+def _require_function(client: LambdaClient, name: str) -> None:
+    try:
+        client.get_function_configuration(FunctionName=name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            raise FunctionMissing(
+                f"{name} does not exist in {client.meta.region_name}: was this stage "
+                "deployed there (check --stage and --region)?"
+            ) from None
+        raise DeployError(f"{name}: {_client_error(exc)}") from None
+
+
+def _client_error(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', 'Error')}: {error.get('Message', exc)}"
+
+
+def interpret(name: str, response: InvocationResponseTypeDef) -> Any:
+    """The job's result from an Invoke response, or JobFailed / JobTimedOut."""
+    payload = _json(response["Payload"].read())
+    if "FunctionError" not in response and response.get("StatusCode") == 200:
+        return payload
+    error = payload if isinstance(payload, dict) else {"errorMessage": str(payload)}
+    kind = str(error.get("errorType", response.get("FunctionError", "Error")))
+    message = str(error.get("errorMessage", "no error message"))
+    details = "\n".join(_details(error, str(response.get("LogResult", ""))))
+    if kind == "Sandbox.Timedout" or "Task timed out" in message:
+        raise JobTimedOut(f"{name} timed out: {message}{details}")
+    raise JobFailed(f"{name} failed: {kind}: {message}{details}")
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def _details(error: Mapping[str, Any], log_result: str) -> Iterator[str]:
+    trace = error.get("stackTrace") or []
+    if trace:
+        yield "\n--- stack trace ---"
+        yield from (str(frame).rstrip() for frame in trace)
+    tail = base64.b64decode(log_result).decode(errors="replace") if log_result else ""
+    if tail:
+        yield f"\n--- last {LOG_TAIL_LINES} log lines ---"
+        yield from tail.splitlines()[-LOG_TAIL_LINES:]
+
+
+def run_jobs(client: LambdaClient, target: Target) -> None:
+    """migrate, then verify (only once migrate succeeded), each report printed."""
+    for job in JOBS:
+        name = function_name(target.stage, job)
+        print(f"deploy: invoking {name}", flush=True)
+        result = invoke_job(client, name)
+        print(json.dumps(result, indent=2, default=str), flush=True)
+    print(f"deploy: stage {target.stage} migrated and verified", flush=True)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Options before ``--``; whatever follows goes to the CLI's ``deploy`` unchanged."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    cut = words.index("--") if "--" in words else len(words)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("deploy", "jobs"))
+    parser.add_argument("--stage", required=True)
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION", DEFAULT_REGION))
+    parser.add_argument("--ssm-prefix", help="read missing settings from SSM under this path")
+    parser.add_argument("--cli", help="the Serverless CLI command (default: pinned osls)")
+    args = parser.parse_args(words[:cut])
+    args.cli_args = words[cut + 1 :]
+    return args
+
+
+def default_cli() -> list[str]:
+    """$SLS if set (e.g. `serverless`), else the osls that package-lock.json pins."""
+    return shlex.split(os.environ.get("SLS", "")) or [str(ROOT / "node_modules" / ".bin" / "osls")]
+
+
+def deploy(args: argparse.Namespace, target: Target) -> None:
+    """Check the environment, deploy, migrate, verify."""
+    env = dict(os.environ)
+    if args.ssm_prefix:
+        ssm = boto3.client("ssm", region_name=target.region)
+        loaded = settings_from_ssm(ssm, args.ssm_prefix, env)
+        print(f"deploy: from SSM {args.ssm_prefix}: {', '.join(sorted(loaded)) or 'nothing'}")
+        env.update(loaded)
+    check_environment(env)
+    cli = shlex.split(args.cli) if args.cli else default_cli()
+    run_cli(cli, target, env, args.cli_args)
+    run_jobs(boto3.client("lambda", region_name=target.region, config=INVOKE_CONFIG), target)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    target = Target(args.stage, args.region)
+    try:
+        if args.command == "deploy":
+            deploy(args, target)
+        else:
+            client = boto3.client("lambda", region_name=target.region, config=INVOKE_CONFIG)
+            run_jobs(client, target)
+    except (DeployError, BotoCoreError, ClientError) as exc:
+        print(f"deploy: FAILED: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+'use strict';
+
+// Local osls / Serverless Framework v3 plugin for this service (see serverless.yml).
+//
+// 1. Refuses `deploy` when DATABASE_URL resolved empty: the check runs in the
+//    `initialize` hook, before packaging, so nothing is built or uploaded.
+// 2. Builds the per-function zips named by each function's `package.artifact` with
+//    infra/package_build.py. The framework's own packaging cannot do what Lambda needs
+//    here without Docker: wheels for another architecture, bytecode for 3.12 that
+//    survives zipping, and different requirement sets per function.
+
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const DATABASE_URL_MISSING =
+  'DATABASE_URL is not set. Export the Neon pooled connection string before deploying ' +
+  '(Neon console > Connect > "Pooled connection", host ending in -pooler), e.g.\n' +
+  "  export DATABASE_URL='postgresql://USER:PASSWORD@ep-NAME-pooler.REGION.aws.neon.tech/DBNAME" +
+  "?sslmode=require&channel_binding=require'\n" +
+  'or run `python infra/deploy.py deploy --stage STAGE --ssm-prefix /todo-api/STAGE`. ' +
+  'Nothing was packaged or uploaded.';
+
+class TodoApiPackaging {
+  constructor(serverless, options) {
+    this.serverless = serverless;
+    this.options = options || {};
+    this.hooks = {
+      'initialize': () => this.refuseDeployWithoutDatabase(),
+      'before:package:createDeploymentArtifacts': () => this.build(),
+      // `deploy function -f NAME` packages just that function.
+      'before:package:function:package': () => this.build(this.options.function),
+    };
+  }
+
+  isDeploy() {
+    const commands = (this.serverless.processedInput || {}).commands || [];
+    return commands[0] === 'deploy' && commands[1] !== 'list';
+  }
+
+  refuseDeployWithoutDatabase() {
+    if (!this.isDeploy()) return;
+    const environment = this.serverless.service.provider.environment || {};
+    const value = environment.DATABASE_URL;
+    if (typeof value !== 'string' || value.trim() === '') {
+      throw new this.serverless.classes.Error(DATABASE_URL_MISSING, 'TODO_API_DATABASE_URL_MISSING');
+    }
+  }
+
+  buildSpec(only) {
+    const service = this.serverless.service;
+    const jobs = new Set(service.custom.build.jobs);
+    const names = service.getAllFunctions().filter((name) => !only || name === only);
+    return {
+      arch: service.provider.architecture,
+      functions: names.map((name) => {
+        const fn = service.getFunction(name);
+        const group = jobs.has(name) ? 'jobs' : 'api';
+        return { name, handler: fn.handler, artifact: fn.package.artifact, group };
+      }),
+    };
+  }
+
+  python() {
+    if (process.env.PYTHON) return process.env.PYTHON;
+    const venv = path.join(this.serverless.serviceDir, '.venv', 'bin', 'python');
+    return fs.existsSync(venv) ? venv : 'python3';
+  }
+
+  build(only) {
+    const python = this.python();
+    const result = spawnSync(python, ['infra/package_build.py', '--spec', '-'], {
+      cwd: this.serverless.serviceDir,
+      input: JSON.stringify(this.buildSpec(only)),
+      stdio: ['pipe', 'inherit', 'inherit'],
+    });
+    if (result.error) {
+      throw new this.serverless.classes.Error(
+        `could not run ${python} infra/package_build.py: ${result.error.message} ` +
+          '(set PYTHON to the project virtualenv\'s python)',
+        'TODO_API_BUILD_NOT_STARTED'
+      );
+    }
+    if (result.status !== 0) {
+      throw new this.serverless.classes.Error(
+        `infra/package_build.py failed (exit ${result.status}); see its output above`,
+        'TODO_API_BUILD_FAILED'
+      );
+    }
+  }
+}
+
+module.exports = TodoApiPackaging;

@@ -1,0 +1,20 @@
+"""`osls deploy` itself refuses an empty DATABASE_URL before packaging or uploading."""
+
+from __future__ import annotations
+
+from .conftest import SENTINELS, STAGE, osls_env, require_osls, run_osls
+
+
+def test_osls_deploy_without_database_url_fails_first() -> None:
+    # GIVEN the pinned osls, dummy credentials and no DATABASE_URL (other settings set)
+    require_osls()
+    env = osls_env({k: v for k, v in SENTINELS.items() if k != "DATABASE_URL"})
+    # WHEN a deploy is started
+    result = run_osls(["deploy", "--stage", STAGE], env)
+    output = result.stdout + result.stderr
+    # THEN it fails with the plugin's message, before any package was built or any
+    # AWS call was made (those would fail differently with dummy credentials)
+    assert result.returncode != 0
+    assert "DATABASE_URL is not set" in output
+    assert "Nothing was packaged or uploaded" in output
+    assert "package_build" not in output

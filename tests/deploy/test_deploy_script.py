@@ -1,0 +1,324 @@
+"""infra/deploy.py against moto: deploy, then migrate and verify, and every way that fails.
+
+moto's Lambda without Docker (``use_docker: False``) does not run the code: an invoke
+returns a queued payload (or "Simple Lambda happy path OK"), never sets the
+FunctionError header, and answers even for a function that does not exist. The
+``lambda_results`` fixture queues results and adds what real Lambda would send with
+them (FunctionError, the base64 log tail) or the client-side error a hung call raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import deploy
+import pytest
+from botocore.exceptions import ReadTimeoutError
+from moto import mock_aws
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+REGION = "us-east-1"
+STAGE = "ci"
+POOLED = "postgresql://app:SECRET_PW@ep-x-pooler.us-east-1.aws.neon.tech/neondb?sslmode=require"
+MIGRATED = {"action": "upgraded", "applied": ["0001_create_tasks"], "after": "0001"}
+VERIFIED = {"ok": True, "problems": []}
+TIMED_OUT = "RequestId: 6a1f Error: Task timed out after 300.00 seconds"
+
+
+@dataclass
+class Result:
+    """What one invoke returns: a payload, optionally as a function error, or an exception."""
+
+    payload: Any = None
+    function_error: bool = False
+    log_tail: str = ""
+    raises: Exception | None = None
+
+
+@dataclass
+class LambdaResults:
+    """Results for the next invokes, in order, and the functions that were invoked."""
+
+    queue: list[Result] = field(default_factory=list)
+    invoked: list[str] = field(default_factory=list)
+
+    def then(self, *results: Result) -> None:
+        self.queue.extend(results)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto for every AWS call, with dummy credentials and no Docker."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        yield
+
+
+@pytest.fixture
+def lambda_results(aws: None, monkeypatch: pytest.MonkeyPatch) -> LambdaResults:
+    """Scripted invoke results, delivered the way real Lambda delivers them."""
+    results = LambdaResults()
+
+    def invoke(
+        backend: LambdaSimpleBackend, name: str, qualifier: Any, body: Any, headers: Any, out: Any
+    ) -> bytes:
+        backend.get_function(name, qualifier)  # real Lambda answers 404 for an unknown name
+        results.invoked.append(name)
+        result = results.queue.pop(0) if results.queue else Result({"ok": True})
+        if result.raises is not None:
+            raise result.raises
+        if result.function_error:
+            out["x-amz-function-error"] = "Unhandled"
+        if result.log_tail:
+            out["x-amz-log-result"] = base64.b64encode(result.log_tail.encode()).decode()
+        return json.dumps(result.payload).encode()
+
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
+    return results
+
+
+def handler_zip() -> bytes:
+    """A real deployment zip (moto stores it; without Docker it never runs)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("functions/migrate.py", "def handler(event, context):\n    return {}\n")
+    return buffer.getvalue()
+
+
+def create_jobs(*jobs: str) -> None:
+    """The stage's job functions, as `osls deploy` would have created them."""
+    role = boto3.client("iam").create_role(
+        RoleName="todo-api-ci-lambdaRole",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    client = boto3.client("lambda", region_name=REGION)
+    for job in jobs:
+        client.create_function(
+            FunctionName=deploy.function_name(STAGE, job),
+            Runtime="python3.12",
+            Role=role,
+            Handler=f"functions/{job}.handler",
+            Code={"ZipFile": handler_zip()},
+            Architectures=["arm64"],
+            Timeout=300,
+        )
+
+
+def lambda_client() -> LambdaClient:
+    """The client infra/deploy.py builds: no retries, a read timeout past Lambda's limit."""
+    return boto3.client("lambda", region_name=REGION, config=deploy.INVOKE_CONFIG)
+
+
+def fake_cli(tmp_path: Path, exit_code: int = 0) -> tuple[str, Path]:
+    """A stand-in for `osls`: records its arguments and whether DATABASE_URL reached it."""
+    record = tmp_path / "cli.json"
+    script = tmp_path / "fake_osls.py"
+    script.write_text(
+        "import json, os, sys\n"
+        f"json.dump({{'argv': sys.argv[1:], 'db': 'DATABASE_URL' in os.environ}},"
+        f" open({str(record)!r}, 'w'))\n"
+        f"sys.exit({exit_code})\n"
+    )
+    return f"{sys.executable} {script}", record
+
+
+def test_jobs_succeed_and_reports_are_printed(
+    lambda_results: LambdaResults, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a deployed stage whose migrate and verify succeed
+    create_jobs("migrate", "verify")
+    lambda_results.then(Result(MIGRATED), Result(VERIFIED))
+    # WHEN the jobs are run
+    code = deploy.main(["jobs", "--stage", STAGE, "--region", REGION])
+    # THEN migrate ran, then verify, and both reports were printed
+    out = capsys.readouterr().out
+    assert code == 0
+    assert lambda_results.invoked == ["todo-api-ci-migrate", "todo-api-ci-verify"]
+    assert '"0001_create_tasks"' in out and '"problems": []' in out
+    assert "migrated and verified" in out
+
+
+def test_function_error_is_surfaced_with_its_message_and_logs(
+    lambda_results: LambdaResults,
+) -> None:
+    # GIVEN a migrate function that raises
+    create_jobs("migrate", "verify")
+    error = {
+        "errorType": "DatabaseUnavailable",
+        "errorMessage": "the database is unavailable; try again shortly",
+        "stackTrace": ['  File "/var/task/shared/migrate.py", line 61, in migrate\n'],
+    }
+    lambda_results.then(Result(error, function_error=True, log_tail="START\nmigrate failed\n"))
+    # WHEN it is invoked
+    with pytest.raises(deploy.JobFailed) as failure:
+        deploy.invoke_job(lambda_client(), "todo-api-ci-migrate")
+    # THEN the error names the function, the error type and message, the trace and logs
+    message = str(failure.value)
+    assert "todo-api-ci-migrate failed: DatabaseUnavailable: the database is unavailable" in message
+    assert "shared/migrate.py" in message and "migrate failed" in message
+    assert not isinstance(failure.value, deploy.JobTimedOut)
+
+
+def test_failed_migrate_stops_before_verify(
+    lambda_results: LambdaResults, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a stage whose migrate fails
+    create_jobs("migrate", "verify")
+    error = {"errorType": "SchemaMismatch", "errorMessage": "schema differs from spec: x"}
+    lambda_results.then(Result(error, function_error=True))
+    # WHEN the jobs are run
+    code = deploy.main(["jobs", "--stage", STAGE])
+    # THEN the run fails loudly with the function's error, and verify never ran
+    assert code == 1
+    assert "SchemaMismatch: schema differs from spec: x" in capsys.readouterr().err
+    assert lambda_results.invoked == ["todo-api-ci-migrate"]
+
+
+def test_lambda_timeout_is_reported_as_a_timeout(lambda_results: LambdaResults) -> None:
+    # GIVEN a migrate that runs past its configured timeout (as Lambda reports it)
+    create_jobs("migrate")
+    timeout = {"errorType": "Sandbox.Timedout", "errorMessage": TIMED_OUT}
+    lambda_results.then(Result(timeout, function_error=True))
+    # WHEN it is invoked
+    # THEN the failure says it timed out, with Lambda's message
+    with pytest.raises(deploy.JobTimedOut, match="todo-api-ci-migrate timed out: .*300.00"):
+        deploy.invoke_job(lambda_client(), "todo-api-ci-migrate")
+
+
+def test_lost_answer_is_a_timeout_and_is_not_retried(lambda_results: LambdaResults) -> None:
+    # GIVEN an invocation whose answer never arrives
+    create_jobs("migrate")
+    lost = ReadTimeoutError(endpoint_url="https://lambda.us-east-1.amazonaws.com")
+    lambda_results.then(Result(raises=lost))
+    # WHEN it is invoked
+    with pytest.raises(deploy.JobTimedOut, match="no answer within 960 s"):
+        deploy.invoke_job(lambda_client(), "todo-api-ci-migrate")
+    # THEN it was invoked once: a retry could run the migration twice
+    assert lambda_results.invoked == ["todo-api-ci-migrate"]
+
+
+def test_missing_function_is_named_and_never_invoked(lambda_results: LambdaResults) -> None:
+    # GIVEN a stage that was never deployed
+    # WHEN its migrate is invoked
+    # THEN the failure names the function and region, and nothing was invoked
+    with pytest.raises(deploy.FunctionMissing, match="todo-api-ci-migrate does not exist in"):
+        deploy.invoke_job(lambda_client(), "todo-api-ci-migrate")
+    assert lambda_results.invoked == []
+
+
+def test_deploy_runs_the_cli_then_the_jobs(
+    lambda_results: LambdaResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN DATABASE_URL exported and a CLI that deploys the stage
+    monkeypatch.setenv("DATABASE_URL", POOLED)
+    cli, record = fake_cli(tmp_path)
+    create_jobs("migrate", "verify")
+    lambda_results.then(Result(MIGRATED), Result(VERIFIED))
+    # WHEN the stage is deployed
+    args = ["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli]
+    code = deploy.main([*args, "--", "--param", "snapStart=true"])
+    # THEN the CLI deployed that stage with the settings, then migrate and verify ran
+    called = json.loads(record.read_text())
+    argv = ["deploy", "--stage", STAGE, "--region", REGION, "--param", "snapStart=true"]
+    assert code == 0
+    assert called == {"argv": argv, "db": True}
+    assert lambda_results.invoked == ["todo-api-ci-migrate", "todo-api-ci-verify"]
+
+
+def test_deploy_without_database_url_stops_before_the_cli(
+    lambda_results: LambdaResults,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN no DATABASE_URL in the environment
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    cli, record = fake_cli(tmp_path)
+    # WHEN a deploy is attempted
+    code = deploy.main(["deploy", "--stage", STAGE, "--cli", cli])
+    # THEN it fails with a clear message before anything was deployed or invoked
+    assert code == 1
+    assert "DATABASE_URL is not set" in capsys.readouterr().err
+    assert not record.exists()
+    assert lambda_results.invoked == []
+
+
+def test_malformed_database_url_is_refused_without_showing_it(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a DATABASE_URL with a typo in its scheme
+    monkeypatch.setenv("DATABASE_URL", POOLED.replace("postgresql", "postgresq"))
+    cli, record = fake_cli(tmp_path)
+    # WHEN a deploy is attempted
+    code = deploy.main(["deploy", "--stage", STAGE, "--cli", cli])
+    # THEN it stops before the CLI, says what is wrong, and never prints the password
+    err = capsys.readouterr().err
+    assert code == 1 and not record.exists()
+    assert "DATABASE_URL must be a PostgreSQL URL" in err
+    assert "SECRET_PW" not in err
+
+
+def test_cli_failure_stops_before_the_jobs(
+    lambda_results: LambdaResults,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a CLI whose deploy fails
+    monkeypatch.setenv("DATABASE_URL", POOLED)
+    cli, _ = fake_cli(tmp_path, exit_code=3)
+    create_jobs("migrate", "verify")
+    # WHEN the stage is deployed
+    code = deploy.main(["deploy", "--stage", STAGE, "--cli", cli])
+    # THEN the run fails with the CLI's status and no job ran
+    assert code == 1
+    assert "failed with exit status 3" in capsys.readouterr().err
+    assert lambda_results.invoked == []
+
+
+def test_settings_come_from_ssm_unless_exported(aws: None) -> None:
+    # GIVEN SSM parameters under the stage's prefix, one setting also exported
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name="/todo-api/ci/DATABASE_URL", Value=POOLED, Type="SecureString")
+    ssm.put_parameter(
+        Name="/todo-api/ci/BETTER_AUTH_URL", Value="https://ssm.example", Type="String"
+    )
+    exported = {"BETTER_AUTH_URL": "https://env.example"}
+    # WHEN the settings are read for a deploy
+    found = deploy.settings_from_ssm(ssm, "/todo-api/ci/", exported)
+    # THEN SSM fills what the environment lacks (decrypted), and the environment wins
+    assert found == {"DATABASE_URL": POOLED}
+
+
+def test_deploy_reads_database_url_from_ssm(
+    lambda_results: LambdaResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN DATABASE_URL only in SSM
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/todo-api/ci/DATABASE_URL", Value=POOLED, Type="SecureString"
+    )
+    cli, record = fake_cli(tmp_path)
+    create_jobs("migrate", "verify")
+    # WHEN the stage is deployed with --ssm-prefix
+    code = deploy.main(["deploy", "--stage", STAGE, "--ssm-prefix", "/todo-api/ci", "--cli", cli])
+    # THEN the CLI got DATABASE_URL and the jobs ran
+    assert code == 0
+    assert json.loads(record.read_text())["db"] is True
+    assert lambda_results.invoked == ["todo-api-ci-migrate", "todo-api-ci-verify"]
