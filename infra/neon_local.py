@@ -589,9 +589,20 @@ def _start_postgres(layout: _Layout) -> None:
         return
     _pg_ctl(layout, "start", "-l", str(layout.pg_log), "-s")
     if _pooler_pid(layout) is not None:
-        # Let a login failure PgBouncer saw during the outage expire, so pooled
-        # logins work as soon as we return.
-        time.sleep(LOGIN_RETRY)
+        # PgBouncer holds off new server logins for a while after one failed during the
+        # outage: return only once a pooled login really works.
+        _wait_until(lambda: _pooled_login_works(layout))
+
+
+def _pooled_login_works(layout: _Layout) -> bool:
+    env = {**_clean_env(), "PGPASSWORD": layout.password.read_text().strip()}
+    target = f"host=127.0.0.1 port={_pooler_port(layout)} dbname={DATABASE} user={USER}"
+    cmd = [_bin("psql"), "-X", "-q", "-A", "-t", "-c", "SELECT 1", f"{target} sslmode=require"]
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, timeout=5, check=False)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
 
 
 def _stop_postgres(layout: _Layout) -> None:

@@ -40,7 +40,7 @@ from pydantic import AfterValidator, Strict, StringConstraints, field_validator
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
-from shared.validation import as_utc, storable_text
+from shared.validation import NullMeansOmitted, as_utc, storable_text
 '''
 
 
@@ -58,6 +58,14 @@ def input_type(col: Column) -> str:
     if col.type == "boolean":
         return "Annotated[bool, Strict()]"
     return py_type(col)
+
+
+def optional_input(col: Column) -> str:
+    """A field the client may omit; documented as nullable only if its column is."""
+    if col.nullable:
+        return f"{input_type(col)} | None = None"
+    # None here only means "not sent": an explicit null is refused (_not_null).
+    return f"Annotated[{input_type(col)} | None, NullMeansOmitted()] = None"
 
 
 def public_type(col: Column) -> str:
@@ -112,7 +120,7 @@ def model_family(table: Table) -> list[list[str]]:
         '    """Body of a full update (PUT): omitted optional fields keep their values."""',
         "",
     ]
-    replace += [f"    {c.name}: {input_type(c)} | None = None" for c in table.inputs("update")]
+    replace += [f"    {c.name}: {optional_input(c)}" for c in table.inputs("update")]
     replace += ["", *not_null_validator(table.inputs("update"))]
     editable = table.inputs("required", "optional", "update")
     update = [
@@ -120,7 +128,7 @@ def model_family(table: Table) -> list[list[str]]:
         '    """Body of a partial update (PATCH): every field optional."""',
         "",
     ]
-    update += [f"    {c.name}: {input_type(c)} | None = None" for c in editable]
+    update += [f"    {c.name}: {optional_input(c)}" for c in editable]
     update += ["", *not_null_validator(editable)]
     row = [
         f"class {m}(SQLModel, table=True):",

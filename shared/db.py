@@ -8,7 +8,10 @@ statements are never retried, because their outcome is unknown once sent.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,17 +59,31 @@ def connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection
 
 
 def _open(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
-    conn = SingleFlightConnection(
-        params.user,
-        host=params.host,
-        port=params.port,
-        database=params.database,
-        password=params.password,
-        ssl_context=params.ssl_context(),
-        timeout=params.connect_timeout or settings.db_connect_timeout,
-        application_name=params.application_name,
-        channel_binding=params.channel_binding,
-    )
+    timeout = params.connect_timeout or settings.db_connect_timeout
+    started = time.monotonic()
+    sock = socket.create_connection((params.host, params.port), timeout)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    # The timeout bounds the whole attempt (TCP, TLS, SCRAM), as libpq's connect_timeout
+    # does; a socket timeout alone bounds each read, and a slow link can need many.
+    deadline = _Deadline(sock, timeout - (time.monotonic() - started))
+    try:
+        conn = SingleFlightConnection(
+            params.user,
+            host=params.host,
+            port=params.port,
+            database=params.database,
+            password=params.password,
+            ssl_context=params.ssl_context(),
+            timeout=timeout,
+            application_name=params.application_name,
+            channel_binding=params.channel_binding,
+            sock=sock,
+        )
+    except BaseException:
+        sock.close()
+        raise
+    finally:
+        deadline.cancel()
     try:
         _check_channel_binding(conn, params)
     except DatabaseUnavailable:
@@ -75,6 +92,31 @@ def _open(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
     # The connect timeout bounded the login; statements get their own bound.
     conn._usock.settimeout(settings.db_query_timeout)
     return conn
+
+
+class _Deadline:
+    """Ends a connection attempt when time is up, waking whatever read waits on it.
+
+    It holds its own descriptor of the socket (pg8000 detaches the original when it
+    wraps it in TLS): shutting that down ends the connection for every descriptor.
+    """
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
+        self._watch = sock.dup()
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.0), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock, contextlib.suppress(OSError):
+            if self._watch.fileno() != -1:
+                self._watch.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._watch.close()
 
 
 def _check_channel_binding(conn: SingleFlightConnection, params: ConnectParams) -> None:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Strict, StringConstraints, field_validator
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
-from shared.validation import as_utc, storable_text
+from shared.validation import NullMeansOmitted, as_utc, storable_text
 
 TASKS_USER_ID_MAX_LENGTH = 255
 TASKS_TITLE_MAX_LENGTH = 255
@@ -31,7 +31,7 @@ class TaskCreate(TaskBase):
 class TaskReplace(TaskBase):
     """Body of a full update (PUT): omitted optional fields keep their values."""
 
-    completed: Annotated[bool, Strict()] | None = None
+    completed: Annotated[Annotated[bool, Strict()] | None, NullMeansOmitted()] = None
 
     @field_validator("completed")
     @classmethod
@@ -45,9 +45,9 @@ class TaskReplace(TaskBase):
 class TaskUpdate(SQLModel):
     """Body of a partial update (PATCH): every field optional."""
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(storable_text)] | None = None
+    title: Annotated[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(storable_text)] | None, NullMeansOmitted()] = None
     description: Annotated[str, StringConstraints(strip_whitespace=False, max_length=10000), AfterValidator(storable_text)] | None = None
-    completed: Annotated[bool, Strict()] | None = None
+    completed: Annotated[Annotated[bool, Strict()] | None, NullMeansOmitted()] = None
 
     @field_validator("title", "completed")
     @classmethod

@@ -24,14 +24,22 @@ _AUTH: Responses = {
     403: {"description": "The path's user id is not the token's"},
 }
 _MISSING: Responses = {404: {"description": "No such task of yours"}}
+_BODY: Responses = {
+    400: {"description": "The body could not be read (not UTF-8)"},
+    415: {"description": "The body is not sent as application/json"},
+}
+_UNAVAILABLE: Responses = {
+    503: {"description": "The database is unavailable; retry after Retry-After seconds"}
+}
+_COMMON = _AUTH | _UNAVAILABLE
 
-list_tasks = APIRouter(tags=[TAG], responses=_AUTH)
-create_task = APIRouter(tags=[TAG], responses=_AUTH)
-get_task = APIRouter(tags=[TAG], responses=_AUTH | _MISSING)
-replace_task = APIRouter(tags=[TAG], responses=_AUTH | _MISSING)
-update_task = APIRouter(tags=[TAG], responses=_AUTH | _MISSING)
-complete_task = APIRouter(tags=[TAG], responses=_AUTH | _MISSING)
-delete_task = APIRouter(tags=[TAG], responses=_AUTH | _MISSING)
+list_tasks = APIRouter(tags=[TAG], responses=_COMMON)
+create_task = APIRouter(tags=[TAG], responses=_COMMON | _BODY)
+get_task = APIRouter(tags=[TAG], responses=_COMMON | _MISSING)
+replace_task = APIRouter(tags=[TAG], responses=_COMMON | _MISSING | _BODY)
+update_task = APIRouter(tags=[TAG], responses=_COMMON | _MISSING | _BODY)
+complete_task = APIRouter(tags=[TAG], responses=_COMMON | _MISSING | _BODY)
+delete_task = APIRouter(tags=[TAG], responses=_COMMON | _MISSING)
 ALL = (list_tasks, create_task, get_task, replace_task, update_task, complete_task, delete_task)
 
 
