@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -65,6 +66,10 @@ class ConnectParams:
 
     def ssl_context(self) -> ssl.SSLContext | bool | None:
         """The pg8000 ``ssl_context`` argument for this sslmode (False: no TLS)."""
+        # Building a context reads the system trust store: ~20 ms, most of a connect.
+        return _cached_context(self)
+
+    def _build_ssl_context(self) -> ssl.SSLContext | bool | None:
         if self.sslmode == "disable":
             return False
         if self.sslmode in ("allow", "prefer") and not self.is_neon:
@@ -106,6 +111,11 @@ class ConnectParams:
     def redacted(self) -> str:
         """A URL safe for logs: everything but the password."""
         return f"postgresql://{quote(self.user)}:***@{self.host}:{self.port}/{self.database}"
+
+
+@lru_cache(maxsize=8)
+def _cached_context(params: ConnectParams) -> ssl.SSLContext | bool | None:
+    return params._build_ssl_context()
 
 
 def parse_database_url(url: str | None, *, name: str = "DATABASE_URL") -> ConnectParams:
