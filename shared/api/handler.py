@@ -7,19 +7,18 @@ from typing import Any, cast
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from fastapi import APIRouter
 from mangum import Mangum
 
 from shared.api import errors
-from shared.api.app import create_app
+from shared.api.app import Route, create_app
 from shared.observability import logger, metrics
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def build_handler(operation: str, *routers: APIRouter, docs: bool = False) -> LambdaHandler:
-    """One Lambda handler serving ``routers``; ``operation`` names its metric."""
-    asgi = Mangum(create_app(routers, docs=docs), lifespan="off")
+def build_handler(operation: str, *routes: Route, docs: bool = False) -> LambdaHandler:
+    """One Lambda handler serving ``routes``; ``operation`` names its metric."""
+    asgi = Mangum(create_app(routes, docs=docs), lifespan="off")
 
     # log_event=False overrides POWERTOOLS_LOGGER_LOG_EVENT: events carry bearer tokens.
     @logger.inject_lambda_context(

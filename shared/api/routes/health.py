@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from shared.api.app import Route
 from shared.db import get_engine, is_unavailable
 from shared.errors import DatabaseUnavailable
 from shared.observability import logger
 
-health = APIRouter(tags=["health"])
-
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"description": "The database is unreachable"}
 }
+health = Route("GET", "/health", tags=["health"], responses=_UNAVAILABLE)
 
 
-@health.get("/health", responses=_UNAVAILABLE)
+@health
 def check_health() -> JSONResponse:
     """Report the service and database status."""
     try:

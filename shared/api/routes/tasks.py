@@ -1,15 +1,16 @@
-"""The task routes. Each has its own router; ``ALL`` lists them for the docs app."""
+"""The task routes, one Route each; ``ALL`` lists them for the docs app."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import Body, Response, status
 from pydantic import Strict
 from sqlmodel import SQLModel
 
 from shared import tasks as crud
+from shared.api.app import Route
 from shared.api.deps import Limit, Offset, OwnerId, SessionDep, TaskId
 from shared.errors import NotFound
 from shared.models import Task, TaskCreate, TaskPublic, TaskReplace, TaskUpdate
@@ -33,13 +34,23 @@ _UNAVAILABLE: Responses = {
 }
 _COMMON = _AUTH | _UNAVAILABLE
 
-list_tasks = APIRouter(tags=[TAG], responses=_COMMON)
-create_task = APIRouter(tags=[TAG], responses=_COMMON | _BODY)
-get_task = APIRouter(tags=[TAG], responses=_COMMON | _MISSING)
-replace_task = APIRouter(tags=[TAG], responses=_COMMON | _MISSING | _BODY)
-update_task = APIRouter(tags=[TAG], responses=_COMMON | _MISSING | _BODY)
-complete_task = APIRouter(tags=[TAG], responses=_COMMON | _MISSING | _BODY)
-delete_task = APIRouter(tags=[TAG], responses=_COMMON | _MISSING)
+_ONE = {"response_model": TaskPublic, "tags": [TAG]}
+list_tasks = Route("GET", PATH, response_model=list[TaskPublic], tags=[TAG], responses=_COMMON)
+create_task = Route(
+    "POST", PATH, **_ONE, status_code=status.HTTP_201_CREATED, responses=_COMMON | _BODY
+)
+get_task = Route("GET", ITEM, **_ONE, responses=_COMMON | _MISSING)
+replace_task = Route("PUT", ITEM, **_ONE, responses=_COMMON | _MISSING | _BODY)
+update_task = Route("PATCH", ITEM, **_ONE, responses=_COMMON | _MISSING | _BODY)
+complete_task = Route("PATCH", ITEM + "/complete", **_ONE, responses=_COMMON | _MISSING | _BODY)
+delete_task = Route(
+    "DELETE",
+    ITEM,
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    tags=[TAG],
+    responses=_COMMON | _MISSING,
+)
 ALL = (list_tasks, create_task, get_task, replace_task, update_task, complete_task, delete_task)
 
 
@@ -55,7 +66,7 @@ def _found(task: Task | None) -> TaskPublic:
     return TaskPublic.model_validate(task)
 
 
-@list_tasks.get(PATH, response_model=list[TaskPublic])
+@list_tasks
 def list_user_tasks(
     session: SessionDep,
     user_id: OwnerId,
@@ -74,7 +85,7 @@ def list_user_tasks(
     return [TaskPublic.model_validate(t) for t in tasks]
 
 
-@create_task.post(PATH, response_model=TaskPublic, status_code=status.HTTP_201_CREATED)
+@create_task
 def create_user_task(
     session: SessionDep, user_id: OwnerId, body: TaskCreate, response: Response
 ) -> TaskPublic:
@@ -84,13 +95,13 @@ def create_user_task(
     return task
 
 
-@get_task.get(ITEM, response_model=TaskPublic)
+@get_task
 def get_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> TaskPublic:
     """Fetch one of the user's tasks."""
     return _found(crud.get_task(session, user_id=user_id, task_id=task_id))
 
 
-@replace_task.put(ITEM, response_model=TaskPublic)
+@replace_task
 def replace_user_task(
     session: SessionDep, user_id: OwnerId, task_id: TaskId, body: TaskReplace
 ) -> TaskPublic:
@@ -99,7 +110,7 @@ def replace_user_task(
     return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
 
 
-@update_task.patch(ITEM, response_model=TaskPublic)
+@update_task
 def update_user_task(
     session: SessionDep, user_id: OwnerId, task_id: TaskId, body: TaskUpdate
 ) -> TaskPublic:
@@ -108,7 +119,7 @@ def update_user_task(
     return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
 
 
-@complete_task.patch(ITEM + "/complete", response_model=TaskPublic)
+@complete_task
 def complete_user_task(
     session: SessionDep,
     user_id: OwnerId,
@@ -122,7 +133,7 @@ def complete_user_task(
     return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
 
 
-@delete_task.delete(ITEM, status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@delete_task
 def delete_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> None:
     """Delete one of the user's tasks."""
     if not crud.delete_task(session, user_id=user_id, task_id=task_id):
