@@ -61,6 +61,9 @@ migrate:  ## bring the local database to the spec
 verify:  ## compare the local database with the spec
 	$(WITH_STACK_ENV) $(PY) -m functions.verify
 
+bench: bootstrap  ## measure round trips, latency, cold start, memory, throughput (not a test)
+	$(PY) -m bench.run
+
 deploy: bootstrap  ## deploy STAGE to AWS, then run its migrate and verify (fails loudly)
 	$(PY) infra/deploy.py deploy --stage $(STAGE) $(REGION_FLAG) $(if $(SSM_PREFIX),--ssm-prefix $(SSM_PREFIX)) -- $(DEPLOY_ARGS)
 

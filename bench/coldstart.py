@@ -1,0 +1,156 @@
+"""Cold start: wall time to import each handler module in a fresh interpreter.
+
+Everything is byte-compiled first (as the package build ships it), so the figure is
+import work, not compilation. Each run is a new process that times only its import
+statement (interpreter start-up is the same for every function and not ours to cut).
+Runs are interleaved (bare, handler A, handler B, ..., bare, ...) so drift in the
+machine's speed hits every module alike; the figure is the median per module.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import sysconfig
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BARE = "fastapi, mangum, sqlmodel, pg8000"
+API_MODULES = (
+    "functions.list_tasks",
+    "functions.create_task",
+    "functions.get_task",
+    "functions.replace_task",
+    "functions.update_task",
+    "functions.complete_task",
+    "functions.delete_task",
+    "functions.health",
+    "functions.docs",
+)
+JOB_MODULES = ("functions.migrate", "functions.verify")
+_TIMER = (
+    "import time\n"
+    "began = time.perf_counter()\n"
+    "import {modules}\n"
+    "print(time.perf_counter() - began)\n"
+)
+
+
+def compile_all() -> None:
+    """Byte-compile site-packages and the project, as the package build does.
+
+    In a child process: compileall's workers would start multiprocessing's fork server
+    in this one, before the throughput run could give it the handlers to preload.
+    """
+    targets = [sysconfig.get_paths()["purelib"], str(ROOT / "shared"), str(ROOT / "functions")]
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j", "0", *dict.fromkeys(targets)],
+        stdout=subprocess.DEVNULL,
+        check=False,  # a stray file that does not compile must not stop the bench
+        timeout=300,
+    )
+
+
+def _env() -> dict[str, str]:
+    keep = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "POWERTOOLS_SERVICE_NAME": "todo-api",
+        "POWERTOOLS_METRICS_NAMESPACE": "TodoApi",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    return env
+
+
+def import_seconds(modules: str, env: dict[str, str] | None = None) -> float:
+    """Seconds one fresh interpreter spends on ``import <modules>``."""
+    done = subprocess.run(
+        [sys.executable, "-c", _TIMER.format(modules=modules)],
+        cwd=ROOT,
+        env=env or _env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def measure(runs: int, modules: tuple[str, ...] = API_MODULES + JOB_MODULES) -> dict[str, Any]:
+    """Median import seconds per module and for the bare framework import, interleaved."""
+    compile_all()
+    env = _env()
+    targets = (BARE, *modules)
+    for target in (BARE, modules[0]):  # untimed: the files are in the page cache after this
+        import_seconds(target, env)
+    times: dict[str, list[float]] = defaultdict(list)
+    for _ in range(runs):
+        for target in targets:
+            times[target].append(import_seconds(target, env))
+    bare = statistics.median(times[BARE])
+    return {
+        "runs": runs,
+        "bare_modules": BARE,
+        "bare_s": bare,
+        "bare_runs_s": times[BARE],
+        "modules": {
+            module: {
+                "median_s": statistics.median(times[module]),
+                # Each round's import over the same round's bare import, then the median:
+                # runs moments apart share the machine's state, so this cancels most of
+                # the drift a shared machine adds (the verdict uses it).
+                "ratio": statistics.median(
+                    t / b for t, b in zip(times[module], times[BARE], strict=True)
+                ),
+                "runs_s": times[module],
+                "job": module in JOB_MODULES,
+            }
+            for module in modules
+        },
+        "extra_imports": extra_imports("functions.list_tasks"),
+    }
+
+
+def _importtime(modules: str) -> dict[str, int]:
+    """Self microseconds per module from ``python -X importtime``."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {modules}"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    found: dict[str, int] = {}
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _, name = line.removeprefix("import time:").split("|")
+        found[name.strip()] = int(self_us)
+    return found
+
+
+def extra_imports(module: str, top: int = 10) -> dict[str, Any]:
+    """What ``module`` imports (and runs at import) beyond the bare set, by self time."""
+    bare = _importtime(BARE)
+    handler = _importtime(module)
+    extra = {name: us for name, us in handler.items() if name not in bare}
+    packages: dict[str, int] = defaultdict(int)
+    for name, us in extra.items():
+        packages[name.split(".")[0]] += us
+    ranked = sorted(extra.items(), key=lambda item: -item[1])[:top]
+    return {
+        "module": module,
+        "extra_self_ms": sum(extra.values()) / 1000,
+        "bare_self_ms": sum(bare.values()) / 1000,
+        "by_package_ms": {
+            name: us / 1000 for name, us in sorted(packages.items(), key=lambda item: -item[1])
+        },
+        "top_modules_ms": {name: us / 1000 for name, us in ranked},
+    }

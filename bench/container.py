@@ -1,0 +1,249 @@
+"""Code that runs inside one bench "container": a fresh process importing the handlers.
+
+The parent process starts each container with `multiprocessing` (spawn, so imports are
+fresh), hands it a job and reads back one JSON-ready dict. Powertools writes a log line
+and a metrics blob per invocation to stdout, as in Lambda; a container sends its stdout
+to /dev/null so the cost stays and the noise goes.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter as Tally
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from bench.api import CYCLE, OPERATIONS, Session, load_handlers
+from bench.netem import Counters
+from bench.report import percentile
+
+ROOT = Path(__file__).resolve().parent.parent
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+COUNT_RTT = 0.001  # seconds of emulated RTT while round trips are counted
+
+
+@dataclass
+class Job:
+    """What one container does; ``kind`` is "calls" (round trips + latency) or "memory"."""
+
+    kind: str
+    env: dict[str, str]
+    user_id: str
+    token: str
+    counters: Counters | None = None
+    rtts: tuple[float, ...] = ()
+    samples: int = 20
+    invocations: int = 2000
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def isolate(env: dict[str, str]) -> None:
+    """Set up this process like a Lambda container.
+
+    Its configuration is ``env`` alone: the working directory moves away from the
+    checkout, so a developer's ``.env`` file there cannot change what is measured.
+    Stdout (Powertools' log lines and metrics) goes to /dev/null.
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.chdir(tempfile.gettempdir())
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.environ.update(env)
+
+
+def main(job: Job, pipe: Connection) -> None:
+    """Container entry point: run ``job``, send its result (or its error) down ``pipe``."""
+    isolate(job.env)
+    try:
+        handlers = load_handlers()
+        session = Session(handlers, job.user_id, job.token)
+        result = _memory(job, session) if job.kind == "memory" else _calls(job, session)
+        pipe.send({"ok": True, **result})
+    except BaseException as exc:
+        traceback.print_exc(file=sys.stderr)
+        pipe.send({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        pipe.close()
+
+
+def rss_bytes() -> int:
+    """The process's resident set size now."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * _PAGE
+
+
+# ------------------------------------------------------------------ round trips, latency
+
+
+def _reuse() -> bool:
+    return os.environ.get("DB_REUSE_CONNECTION", "").lower() == "true"
+
+
+def _drop_engine() -> None:
+    """Forget the engine, as a new container would not have one (closing kept connections)."""
+    from shared.db import get_engine
+
+    get_engine().dispose()
+    get_engine.cache_clear()
+
+
+def _measured(session: Session, counters: Counters, operation: str) -> tuple[int, int, float]:
+    """Flights, connections and wall seconds of one invocation, counted at the socket."""
+    if not _reuse():
+        counters.settle()  # the previous call's connection has closed
+    counters.reset()
+    began = time.perf_counter()
+    session.call(operation)
+    elapsed = time.perf_counter() - began
+    if not _reuse():
+        counters.settle()  # the closing Terminate is counted too
+    return counters.flights, counters.connections, elapsed
+
+
+def _setup_flights(counters: Counters) -> int:
+    """Round trips of opening (TLS + SCRAM) and closing one connection, nothing else."""
+    from shared.db import connect
+    from shared.dburl import parse_database_url
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    assert settings.database_url is not None
+    params = parse_database_url(settings.database_url.get_secret_value())
+    counters.settle()
+    counters.reset()
+    connect(params, settings).close()
+    counters.settle()
+    return counters.flights
+
+
+def _calibrate(counters: Counters, rtt: float, statements: int = 15) -> dict[str, float]:
+    """Median seconds of one single-flight statement on an open connection at ``rtt``."""
+    from shared.db import connect
+    from shared.dburl import parse_database_url
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    assert settings.database_url is not None
+    params = parse_database_url(settings.database_url.get_secret_value())
+    counters.set_rtt(rtt)
+    began = time.perf_counter()
+    conn = connect(params, settings)
+    opened = time.perf_counter() - began
+    conn.autocommit = True
+    cursor = conn.cursor()
+    times = []
+    for _ in range(statements):
+        began = time.perf_counter()
+        cursor.execute("SELECT 1")
+        cursor.fetchall()
+        times.append(time.perf_counter() - began)
+    conn.close()
+    return {"statement_s": statistics.median(times), "connect_s": opened}
+
+
+def _calls(job: Job, session: Session) -> dict[str, Any]:
+    assert job.counters is not None
+    counters = job.counters
+    # Counted at a small RTT: bytes a client sends without waiting (TLS Finished and the
+    # startup message) then reach the proxy before any answer can, so they are one flight.
+    counters.set_rtt(COUNT_RTT)
+    session.call("health")  # the JWKS fetch and first-use work are not what is counted here
+    _drop_engine()  # a kept connection (reuse mode) would never let the counts settle
+    setup = _setup_flights(counters)
+
+    cold: dict[str, dict[str, float]] = {}
+    warm: dict[str, dict[str, Any]] = {}
+    for operation in OPERATIONS:
+        session.prepare(operation)
+        _drop_engine()
+        counters.settle()  # a kept connection's Terminate is not this call's
+        flights, connections, elapsed = _measured(session, counters, operation)
+        cold[operation] = {"flights": flights, "connections": connections, "seconds": elapsed}
+        seen = []
+        for _ in range(3):
+            session.prepare(operation)
+            flights, connections, _ = _measured(session, counters, operation)
+            seen.append((flights, connections))
+        (flights, connections), _ = Tally(seen).most_common(1)[0]
+        warm[operation] = {
+            "flights": flights,
+            "connections": connections,
+            "max_flights": max(f for f, _ in seen),
+        }
+
+    latency: dict[str, Any] = {}
+    baseline = _calibrate(counters, 0.0)  # the server's own time for a statement
+    for rtt in job.rtts:
+        calibration = _calibrate(counters, rtt)
+        added = calibration["statement_s"] - baseline["statement_s"]
+        for _ in range(2):  # warm-up at this RTT
+            for operation in CYCLE:
+                session.prepare(operation)
+                session.call(operation)
+        times: dict[str, list[float]] = {op: [] for op in CYCLE}
+        flights_seen: dict[str, list[int]] = {op: [] for op in CYCLE}
+        for _ in range(job.samples):
+            for operation in CYCLE:
+                session.prepare(operation)
+                flights, _, elapsed = _measured(session, counters, operation)
+                times[operation].append(elapsed)
+                flights_seen[operation].append(flights)
+        latency[f"{rtt * 1000:g}"] = {
+            "rtt_s": rtt,
+            "measured_rtt_s": added,
+            "connect_s": calibration["connect_s"],
+            "operations": {
+                op: {
+                    "median_s": statistics.median(times[op]),
+                    "p95_s": percentile(times[op], 95),
+                    "flights": Tally(flights_seen[op]).most_common(1)[0][0],
+                    "samples": len(times[op]),
+                }
+                for op in CYCLE
+            },
+        }
+    counters.set_rtt(0.0)
+    _drop_engine()
+    return {"setup_flights": setup, "cold": cold, "warm": warm, "latency": latency}
+
+
+# ------------------------------------------------------------------ memory
+
+
+def _memory(job: Job, session: Session) -> dict[str, Any]:
+    warmup = int(job.options.get("warmup", 200))
+    for i in range(warmup):
+        session.call(CYCLE[i % len(CYCLE)])
+    gc.collect()
+    start = rss_bytes()
+    trend = []
+    began = time.perf_counter()
+    step = max(1, job.invocations // 8)
+    for i in range(job.invocations):
+        session.call(CYCLE[(warmup + i) % len(CYCLE)])
+        if (i + 1) % step == 0:
+            trend.append(rss_bytes())
+    elapsed = time.perf_counter() - began
+    gc.collect()
+    end = rss_bytes()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {
+        "warmup": warmup,
+        "invocations": job.invocations,
+        "rss_start": start,
+        "rss_end": end,
+        "growth": end - start,
+        "peak_rss": peak,
+        "trend": trend,
+        "seconds": elapsed,
+    }

@@ -1,0 +1,60 @@
+"""A private Neon-like stack for one bench run: temp dir, free ports, pool of 5, migrated."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "infra") not in sys.path:
+    sys.path.insert(0, str(ROOT / "infra"))
+
+import neon_local  # noqa: E402  (infra/ is a folder of tools, not a package)
+
+POOL_SIZE = 5
+
+
+def via_port(url: str, port: int) -> str:
+    """The same connection URL pointed at another loopback port (a proxy's)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit(":", 1)[0] + f":{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@contextmanager
+def private_stack() -> Iterator[neon_local.Stack]:
+    """Start PostgreSQL + PgBouncer (transaction mode, server pool 5), migrate, stop after."""
+    state = Path(tempfile.mkdtemp(prefix="bench-neon-"))
+    stack = neon_local.start(
+        state, neon_local.free_port(), neon_local.free_port(), pool_size=POOL_SIZE
+    )
+    try:
+        _migrate(stack)
+        yield stack
+    finally:
+        neon_local.stop(state)
+        shutil.rmtree(stack.state_dir, ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _migrate(stack: neon_local.Stack) -> None:
+    from shared.migrate import migrate
+    from shared.settings import Settings
+
+    settings = Settings(
+        _env_file=None,
+        database_url=stack.database_url,
+        database_url_direct=stack.direct_url,
+    )
+    # migrate() logs through the app's logger; keep the bench's output to its table.
+    with contextlib.redirect_stdout(io.StringIO()):
+        migrate(settings)
+    os.environ.pop("DATABASE_URL", None)
