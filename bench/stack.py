@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import shutil
 import sys
 import tempfile
@@ -33,9 +32,13 @@ def via_port(url: str, port: int) -> str:
 def private_stack() -> Iterator[neon_local.Stack]:
     """Start PostgreSQL + PgBouncer (transaction mode, server pool 5), migrate, stop after."""
     state = Path(tempfile.mkdtemp(prefix="bench-neon-"))
-    stack = neon_local.start(
-        state, neon_local.free_port(), neon_local.free_port(), pool_size=POOL_SIZE
-    )
+    try:
+        stack = neon_local.start(
+            state, neon_local.free_port(), neon_local.free_port(), pool_size=POOL_SIZE
+        )
+    except BaseException:  # start() stops what it started; the directory is ours
+        shutil.rmtree(state, ignore_errors=True)
+        raise
     try:
         _migrate(stack)
         yield stack
@@ -57,4 +60,3 @@ def _migrate(stack: neon_local.Stack) -> None:
     # migrate() logs through the app's logger; keep the bench's output to its table.
     with contextlib.redirect_stdout(io.StringIO()):
         migrate(settings)
-    os.environ.pop("DATABASE_URL", None)

@@ -1,1 +1,11 @@
-"""Lambda entry points: one thin module per route, plus the one-shot jobs."""
+"""Lambda entry points: one thin module per route, plus the one-shot jobs.
+
+A handler's import creates tens of thousands of long-lived objects, and the garbage
+collector would walk them ~200 times while they load. It is paused here and resumed
+(with those objects frozen out of later collections) once the handler is built: see
+shared.boot.resume_collector, which build_handler and the jobs call.
+"""
+
+import gc
+
+gc.disable()

@@ -63,6 +63,9 @@ def _open(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
     started = time.monotonic()
     sock = socket.create_connection((params.host, params.port), timeout)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    # Nagle would hold the startup message back until the TLS handshake's last packet is
+    # acknowledged: one more round trip on every connection.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # The timeout bounds the whole attempt (TCP, TLS, SCRAM), as libpq's connect_timeout
     # does; a socket timeout alone bounds each read, and a slow link can need many.
     deadline = _Deadline(sock, timeout - (time.monotonic() - started))

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from shared.boot import resume_collector
 from shared.errors import AppError
 from shared.observability import logger
 from shared.settings import get_settings
@@ -43,6 +44,7 @@ def lambda_handler(job: Callable[[], dict[str, Any]]) -> Callable[[dict[str, Any
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return job()
 
+    resume_collector()
     return handler
 
 

@@ -11,6 +11,7 @@ from mangum import Mangum
 
 from shared.api import errors
 from shared.api.app import Route, create_app
+from shared.boot import resume_collector
 from shared.observability import logger, metrics
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -36,4 +37,5 @@ def build_handler(operation: str, *routes: Route, docs: bool = False) -> LambdaH
             metrics.add_metric(name=operation, unit=MetricUnit.Count, value=1)
         return response
 
+    resume_collector()
     return cast(LambdaHandler, handler)
