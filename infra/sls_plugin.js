@@ -16,7 +16,7 @@ const { spawnSync } = require('child_process');
 const DATABASE_URL_MISSING =
   'DATABASE_URL is not set. Export the Neon pooled connection string before deploying ' +
   '(Neon console > Connect > "Pooled connection", host ending in -pooler), e.g.\n' +
-  "  export DATABASE_URL='postgresql://USER:PASSWORD@ep-NAME-pooler.REGION.aws.neon.tech/DBNAME" +
+  "  export DATABASE_URL='postgresql://<user>:<password>@<endpoint>-pooler.<region>.aws.neon.tech/<database>" +
   "?sslmode=require&channel_binding=require'\n" +
   'or run `python infra/deploy.py deploy --stage STAGE --ssm-prefix /todo-api/STAGE`. ' +
   'Nothing was packaged or uploaded.';

@@ -18,7 +18,7 @@ from shared.errors import ConfigurationError
 ChannelBinding = Literal["disable", "prefer", "require"]
 
 EXPECTED_SHAPE = (
-    "postgresql://USER:PASSWORD@ep-NAME-pooler.REGION.aws.neon.tech/DBNAME"
+    "postgresql://<user>:<password>@<endpoint>-pooler.<region>.aws.neon.tech/<database>"
     "?sslmode=require&channel_binding=require"
 )
 _SCHEMES = frozenset({"postgresql", "postgres"})

