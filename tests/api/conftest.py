@@ -12,10 +12,8 @@ import io
 import json
 import logging
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import neon_local
@@ -26,6 +24,7 @@ from shared import auth
 from shared.api.handler import LambdaHandler
 from shared.observability import logger
 from shared.settings import get_settings
+from tests.auth.jwks_server import JwksServer
 from tests.auth.tokens import SECRET, SigningKey, better_auth_id, claims, hs256, new_key, sign
 
 from .events import HTTP_API, Query, Reply, http_api_event, invoke, rest_api_event
@@ -40,36 +39,14 @@ AUTH_ENV_VARS = (
 )
 
 
-class KeyServer:
+class KeyServer(JwksServer):
     """Better Auth's /api/auth/jwks on 127.0.0.1, publishing one fresh Ed25519 key."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.key = new_key()
-        document = json.dumps({"keys": [self.key.public_jwk()]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                found = self.path == auth.JWKS_PATH
-                self.send_response(200 if found else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(document) if found else 0))
-                self.end_headers()
-                if found:
-                    self.wfile.write(document)
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Keep test output quiet."""
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        poll = {"poll_interval": 0.01}
-        threading.Thread(target=self._httpd.serve_forever, kwargs=poll, daemon=True).start()
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self.publish(self.key)
+        self.start()
 
 
 @dataclass
