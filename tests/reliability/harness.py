@@ -31,8 +31,8 @@ from shared import auth
 from shared.api.handler import LambdaHandler
 from shared.db import get_engine
 from shared.settings import get_settings
-from tests.api.conftest import Secrets, Tokens, User
-from tests.api.events import Reply, http_api_event, invoke
+from tests.api.conftest import Client, Secrets, Tokens, User
+from tests.api.events import Reply
 from tests.auth.tokens import better_auth_id
 
 COLLECTION = "/api/{user_id}/tasks"
@@ -122,16 +122,16 @@ def send(
     raw_query: str | None = None,
 ) -> Reply:
     """One request through the owning function; the reply must hold none of ``secrets``."""
-    sent = dict(headers or {})
-    if token is not None:
-        sent.setdefault("Authorization", f"Bearer {token}")
-    if json_body is not None:
-        body = json.dumps(json_body)
-        sent.setdefault("Content-Type", "application/json")
-    event = http_api_event(method, path, headers=sent, body=body, raw_query=raw_query)
-    reply = invoke(function_for(method, path), event)
-    secrets.assert_absent(json.dumps(reply.raw), f"the reply to {method} {path}")
-    return reply
+    return Client(secrets)(
+        function_for(method, path),
+        method,
+        path,
+        token=token,
+        json_body=json_body,
+        body=body,
+        headers=headers,
+        raw_query=raw_query,
+    )
 
 
 def background(threads: int = 1) -> ThreadPoolExecutor:
