@@ -1,9 +1,14 @@
-"""Dependencies the routes declare: a database session and the authenticated user."""
+"""Dependencies the routes declare: a database session and the authenticated user.
+
+They, and the endpoints, are ``async def`` although they block: FastAPI runs a plain
+``def`` in a worker thread, and a Lambda container serves one request at a time, so
+each hop (six per task request) would cost CPU and buy no concurrency.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Security
@@ -19,7 +24,7 @@ MAX_INT = 2**31 - 1  # PostgreSQL integer: task ids, and bound for offsets
 _DECIMAL = re.compile(r"[0-9]+")
 
 
-def get_session() -> Iterator[Session]:
+async def get_session() -> AsyncIterator[Session]:
     """One session (one connection, opened on first use) for the whole request."""
     with translate_errors(), Session(get_engine(), expire_on_commit=False) as session:
         yield session
@@ -32,7 +37,7 @@ _BEARER = HTTPBearer(
 )
 
 
-def get_current_user(
+async def get_current_user(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     _documented: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
 ) -> str:
@@ -42,7 +47,7 @@ def get_current_user(
     return authenticate(authorization, get_settings())
 
 
-def get_owner(
+async def get_owner(
     user_id: Annotated[str, Path(min_length=1, max_length=TASKS_USER_ID_MAX_LENGTH)],
     current_user: Annotated[str, Depends(get_current_user)],
 ) -> str:

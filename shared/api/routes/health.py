@@ -19,7 +19,7 @@ health = Route("GET", "/health", tags=["health"], responses=_UNAVAILABLE)
 
 
 @health
-def check_health() -> JSONResponse:
+async def check_health() -> JSONResponse:
     """Report the service and database status."""
     try:
         with get_engine().connect() as conn:

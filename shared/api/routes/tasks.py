@@ -67,7 +67,7 @@ def _found(task: Task | None) -> TaskPublic:
 
 
 @list_tasks
-def list_user_tasks(
+async def list_user_tasks(
     session: SessionDep,
     user_id: OwnerId,
     response: Response,
@@ -86,7 +86,7 @@ def list_user_tasks(
 
 
 @create_task
-def create_user_task(
+async def create_user_task(
     session: SessionDep, user_id: OwnerId, body: TaskCreate, response: Response
 ) -> TaskPublic:
     """Create a task for the user."""
@@ -96,13 +96,13 @@ def create_user_task(
 
 
 @get_task
-def get_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> TaskPublic:
+async def get_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> TaskPublic:
     """Fetch one of the user's tasks."""
     return _found(crud.get_task(session, user_id=user_id, task_id=task_id))
 
 
 @replace_task
-def replace_user_task(
+async def replace_user_task(
     session: SessionDep, user_id: OwnerId, task_id: TaskId, body: TaskReplace
 ) -> TaskPublic:
     """Update a task: title required; omitted optional fields keep their values."""
@@ -111,7 +111,7 @@ def replace_user_task(
 
 
 @update_task
-def update_user_task(
+async def update_user_task(
     session: SessionDep, user_id: OwnerId, task_id: TaskId, body: TaskUpdate
 ) -> TaskPublic:
     """Change only the fields sent."""
@@ -120,7 +120,7 @@ def update_user_task(
 
 
 @complete_task
-def complete_user_task(
+async def complete_user_task(
     session: SessionDep,
     user_id: OwnerId,
     task_id: TaskId,
@@ -134,7 +134,7 @@ def complete_user_task(
 
 
 @delete_task
-def delete_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> None:
+async def delete_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> None:
     """Delete one of the user's tasks."""
     if not crud.delete_task(session, user_id=user_id, task_id=task_id):
         raise NotFound("task not found")
