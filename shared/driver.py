@@ -6,13 +6,20 @@ a transaction may hand the next flight to another server connection, so concurre
 clients' unnamed statements get mixed up. Here the whole statement (Parse, Bind,
 Describe portal, Execute, Sync) goes in one flight: one round trip, one implicit
 transaction, one server connection. The rest of pg8000 is used as it is.
+
+A SCRAM login derives the client's key with 4,096 rounds of PBKDF2 and normalises the
+user name and password with SASLprep: about 1 ms of CPU on every NullPool request. Both
+are pure functions of the credentials and of the salt and iteration count the server
+keeps for the role, so each process computes them once.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import pg8000.dbapi
+import scramp.core
 from pg8000.converters import make_params
 from pg8000.core import (
     BIND,
@@ -34,6 +41,23 @@ from shared.dburl import ChannelBinding
 
 _SASL = 10
 _PLUS = "-PLUS"
+
+_pbkdf2 = scramp.core.hi
+
+
+@lru_cache(maxsize=8)
+def _salted_password(hash_function: Any, password: bytes, salt: bytes, rounds: int) -> bytes:
+    return bytes(_pbkdf2(hash_function, password, salt, rounds))
+
+
+def _cached_hi(hash_function: Any, password: bytes, salt: bytes, rounds: Any) -> bytes:
+    # A new salt (a password reset) or password is a new key: no stale entry is ever used.
+    return _salted_password(hash_function, password, salt, int(rounds))
+
+
+# scramp looks both functions up by these names on every login.
+scramp.core.hi = _cached_hi
+scramp.core.saslprep = lru_cache(maxsize=16)(scramp.core.saslprep)
 
 
 class SingleFlightConnection(pg8000.dbapi.Connection):  # type: ignore[misc]  # untyped base

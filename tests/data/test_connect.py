@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 import neon_local
 import pytest
 
 from shared.db import connect
-from shared.dburl import parse_database_url
+from shared.dburl import ConnectParams, parse_database_url
 from shared.errors import DatabaseUnavailable
 from shared.settings import Settings
 
@@ -54,9 +57,11 @@ def test_verify_full_with_the_stack_ca_connects(stack: neon_local.Stack) -> None
     params = parse_database_url(_url(stack, port=stack.pooler_port, query=query))
     # WHEN connecting
     conn = connect(params, Settings())
-    # THEN the server certificate was verified
-    conn.close()
-    assert params.ssl_context() is not False
+    # THEN the server certificate was verified (getpeercert() is empty when it was not)
+    try:
+        assert "localhost" in str(conn._usock.getpeercert().get("subjectAltName"))
+    finally:
+        conn.close()
 
 
 def test_verify_full_with_the_wrong_ca_is_refused(stack: neon_local.Stack) -> None:
@@ -133,3 +138,54 @@ def test_unresponsive_server_gives_the_typed_error_within_the_timeout(silent_ser
         connect(parse_database_url(url), settings)
     # THEN it failed after two timeouts plus one backoff, not a hang
     assert 1.0 < time.monotonic() - started < 2.5
+
+
+@pytest.fixture
+def counted_pbkdf2(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count SCRAM key derivations (PBKDF2 runs), starting from an empty cache."""
+    from shared import driver
+
+    driver._salted_password.cache_clear()
+    runs: list[int] = []
+    real = hashlib.pbkdf2_hmac
+
+    def counting(*args: Any, **kwargs: Any) -> bytes:
+        runs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", counting)
+    return runs
+
+
+def test_scram_derives_the_client_key_once_per_process(
+    stack: neon_local.Stack, counted_pbkdf2: list[int]
+) -> None:
+    # GIVEN a process that has not logged in yet
+    params = parse_database_url(stack.database_url)
+    # WHEN three NullPool requests log in
+    for _ in range(3):
+        connect(params, Settings()).close()
+    # THEN the 4,096-round PBKDF2 ran once, not once per login
+    assert len(counted_pbkdf2) == 1
+
+
+def test_a_password_reset_takes_effect_at_once_despite_the_key_cache(
+    stack: neon_local.Stack, counted_pbkdf2: list[int]
+) -> None:
+    # GIVEN a role that has logged in (its key cached), then gets a new password
+    role, old, new = f"reset_{uuid.uuid4().hex[:8]}", "old-" + "p" * 12, "new-" + "q" * 12
+    stack.admin_psql(f"CREATE ROLE {role} LOGIN PASSWORD '{old}'")
+
+    def direct(password: str) -> ConnectParams:
+        url = f"postgresql://{role}:{password}@localhost:{stack.pg_port}/{stack.database}"
+        return parse_database_url(url + "?sslmode=require")
+
+    connect(direct(old), Settings()).close()
+    stack.admin_psql(f"ALTER ROLE {role} PASSWORD '{new}'")
+    # WHEN logging in with the new password, then with the old one
+    connect(direct(new), Settings()).close()
+    with pytest.raises(DatabaseUnavailable) as caught:
+        connect(direct(old), Settings())
+    # THEN the new one works, the old one is refused, and each salt got its own key
+    assert "password" in str(caught.value)
+    assert len(counted_pbkdf2) == 3
