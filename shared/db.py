@@ -30,6 +30,7 @@ from shared.driver import SingleFlightConnection
 from shared.errors import DatabaseUnavailable
 from shared.observability import logger
 from shared.settings import Settings, get_settings
+from shared.tls import remember_session, start_tls
 
 # SQLSTATEs that mean "the server cannot serve you right now", not "your SQL is wrong".
 _UNAVAILABLE_STATES = ("08", "53300", "57P01", "57P02", "57P03")
@@ -70,13 +71,14 @@ def _open(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
     # does; a socket timeout alone bounds each read, and a slow link can need many.
     deadline = _Deadline(sock, timeout - (time.monotonic() - started))
     try:
+        sock = start_tls(sock, params)
         conn = SingleFlightConnection(
             params.user,
             host=params.host,
             port=params.port,
             database=params.database,
             password=params.password,
-            ssl_context=params.ssl_context(),
+            ssl_context=False,  # already negotiated on the socket
             timeout=timeout,
             application_name=params.application_name,
             channel_binding=params.channel_binding,
@@ -87,6 +89,7 @@ def _open(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
         raise
     finally:
         deadline.cancel()
+    remember_session(sock, params)
     try:
         _check_channel_binding(conn, params)
     except DatabaseUnavailable:

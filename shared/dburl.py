@@ -64,16 +64,14 @@ class ConnectParams:
         label, rest = self.host.split(".", 1)
         return replace(self, host=f"{label.removesuffix(_POOLER_SUFFIX)}.{rest}")
 
-    def ssl_context(self) -> ssl.SSLContext | bool | None:
-        """The pg8000 ``ssl_context`` argument for this sslmode (False: no TLS)."""
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context for this sslmode, or None when TLS is disabled."""
         # Building a context reads the system trust store: ~20 ms, most of a connect.
         return _cached_context(self)
 
-    def _build_ssl_context(self) -> ssl.SSLContext | bool | None:
+    def _build_tls_context(self) -> ssl.SSLContext | None:
         if self.sslmode == "disable":
-            return False
-        if self.sslmode in ("allow", "prefer") and not self.is_neon:
-            return None  # pg8000: try TLS without verification, else plain
+            return None
         return self._verifying_context() if self._verifies() else self._encrypting_context()
 
     def _verifies(self) -> bool:
@@ -106,6 +104,7 @@ class ConnectParams:
             raise ConfigurationError("DATABASE_URL: sslcert/sslkey cannot be read") from None
 
     def requires_tls(self) -> bool:
+        """False for sslmode=allow and prefer, which fall back to plaintext."""
         return self.sslmode not in ("disable", "allow", "prefer") or self.is_neon
 
     def redacted(self) -> str:
@@ -114,8 +113,8 @@ class ConnectParams:
 
 
 @lru_cache(maxsize=8)
-def _cached_context(params: ConnectParams) -> ssl.SSLContext | bool | None:
-    return params._build_ssl_context()
+def _cached_context(params: ConnectParams) -> ssl.SSLContext | None:
+    return params._build_tls_context()
 
 
 def parse_database_url(url: str | None, *, name: str = "DATABASE_URL") -> ConnectParams:

@@ -37,7 +37,7 @@ def test_neon_console_url_is_understood() -> None:
 
 def test_neon_hosts_are_always_verified_even_with_sslmode_require() -> None:
     # GIVEN a Neon URL with sslmode=require (which alone would not verify in libpq)
-    context = parse_database_url(NEON).ssl_context()
+    context = parse_database_url(NEON).tls_context()
     # THEN the certificate chain and the host name are checked
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
@@ -46,18 +46,20 @@ def test_neon_hosts_are_always_verified_even_with_sslmode_require() -> None:
 def test_require_elsewhere_encrypts_without_verifying_like_libpq() -> None:
     context = parse_database_url(
         f"postgres://u:{SECRET}@db.internal/app?sslmode=require"
-    ).ssl_context()
+    ).tls_context()
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_NONE
 
 
 @pytest.mark.parametrize(
-    ("query", "expected"),
-    [("sslmode=disable", False), ("sslmode=prefer", None), ("", None)],
+    ("query", "tls", "required"),
+    [("sslmode=disable", False, False), ("sslmode=prefer", True, False), ("", True, False)],
 )
-def test_sslmodes_map_to_pg8000(query: str, expected: object) -> None:
+def test_sslmodes_keep_their_libpq_meaning(query: str, tls: bool, required: bool) -> None:
+    # GIVEN a non-Neon URL with each of the sslmodes that do not verify
     params = parse_database_url(f"postgresql://u:{SECRET}@db.internal/app?{query}")
-    assert params.ssl_context() is expected
+    # THEN TLS is tried unless disabled, and only "require" and stricter insist on it
+    assert (params.tls_context() is not None, params.requires_tls()) == (tls, required)
 
 
 def test_direct_endpoint_is_derived_from_the_pooled_one() -> None:
