@@ -20,12 +20,6 @@ from tests.support.proxy import CountingProxy
 
 
 @pytest.fixture
-def proxy(stack: neon_local.Stack) -> Iterator[CountingProxy]:
-    with CountingProxy(stack.pooler_port) as counting:
-        yield counting
-
-
-@pytest.fixture
 def engine(stack: neon_local.Stack, proxy: CountingProxy) -> Iterator[Engine]:
     params = parse_database_url(_via(stack.database_url, proxy.port))
     built = create_db_engine(params, Settings(), autocommit=True, reuse=True)

@@ -73,9 +73,14 @@ class CountingProxy:
     ) -> None:
         try:
             while data := src.recv(_CHUNK):
-                self._note(side, state)
+                if side == "client":
+                    self._note(side, state)
                 if self.delay:
                     time.sleep(self.delay)
+                if side == "server":
+                    # Noted when delivered, not when read: the client can only answer
+                    # bytes it has got; and before sending, or its answer could win.
+                    self._note(side, state)
                 dst.sendall(data)
         except OSError:
             pass
