@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
+import sys
 
 from shared.dburl import ConnectParams
 from shared.errors import DatabaseUnavailable
@@ -19,8 +20,38 @@ from shared.errors import DatabaseUnavailable
 # The protocol's SSLRequest: length 8, then the magic code 80877103.
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 _TLS_ACCEPTED = b"S"
-# A session can only be resumed with the context that made it (Python checks).
-_sessions: dict[ConnectParams, tuple[ssl.SSLContext, ssl.SSLSession]] = {}
+# Until 3.12.8 (and in 3.13.0) every read of SSLSocket.session leaks a copy of the
+# session, about 12 kB (CPython gh-116810; Lambda's managed runtime takes patch
+# releases). There a session is read only after a full handshake (a server that takes
+# a ticket more than once, as PgBouncer does, needs no new one), and at most this many
+# times per target.
+_LEAKY_READS = 16 if sys.version_info < (3, 12, 8) or sys.version_info[:3] == (3, 13, 0) else None
+
+
+class _Sessions:
+    """The newest TLS session per connection target, read as sparingly as CPython allows."""
+
+    def __init__(self, leaky_reads: int | None) -> None:
+        self._kept: dict[ConnectParams, tuple[ssl.SSLContext, ssl.SSLSession]] = {}
+        self._reads: dict[ConnectParams, int] = {}
+        self._leaky_reads = leaky_reads
+
+    def offer(self, params: ConnectParams, context: ssl.SSLContext) -> ssl.SSLSession | None:
+        made_by, session = self._kept.get(params, (None, None))
+        return session if made_by is context else None  # Python checks they match
+
+    def keep(self, sock: ssl.SSLSocket, params: ConnectParams) -> None:
+        if self._leaky_reads is not None:
+            reads = self._reads.get(params, 0)
+            if sock.session_reused or reads >= self._leaky_reads:
+                return
+            self._reads[params] = reads + 1
+        session = sock.session
+        if session is not None:
+            self._kept[params] = (sock.context, session)
+
+
+_sessions = _Sessions(_LEAKY_READS)
 
 
 def start_tls(sock: socket.socket, params: ConnectParams) -> socket.socket:
@@ -38,13 +69,12 @@ def start_tls(sock: socket.socket, params: ConnectParams) -> socket.socket:
                 "the database server does not accept TLS, which sslmode requires"
             )
         return sock  # sslmode=prefer or allow: plaintext will do
-    made_by, session = _sessions.get(params, (None, None))
-    resume = session if made_by is context else None
-    return context.wrap_socket(sock, server_hostname=params.host, session=resume)
+    session = _sessions.offer(params, context)
+    return context.wrap_socket(sock, server_hostname=params.host, session=session)
 
 
 def remember_session(sock: socket.socket, params: ConnectParams) -> None:
-    """Keep the connection's newest TLS session for the next connection with ``params``."""
+    """Keep the connection's TLS session for the next connection with ``params``."""
     # Called after the login: TLS 1.3 tickets come after the handshake, with the first data.
-    if isinstance(sock, ssl.SSLSocket) and sock.session is not None:
-        _sessions[params] = (sock.context, sock.session)
+    if isinstance(sock, ssl.SSLSocket):
+        _sessions.keep(sock, params)
