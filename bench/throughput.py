@@ -82,8 +82,10 @@ def run(
     launched = time.time()
     ctx = multiprocessing.get_context("forkserver")
     # Takes effect only if the fork server is not running yet (nothing else starts it).
+    # Not bench.run: each child runs the main module afresh, and runpy warns when it is
+    # already imported.
     handlers = [module for module, _, _ in ROUTES.values()]
-    ctx.set_forkserver_preload([*handlers, "bench.throughput", "bench.run"])
+    ctx.set_forkserver_preload([*handlers, "bench.throughput"])
     barrier = ctx.Barrier(containers + 1)
     pipes: list[Connection] = []
     processes = []
