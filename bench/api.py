@@ -2,29 +2,22 @@
 
 Auth runs as deployed: EdDSA tokens shaped like Better Auth's, verified through a JWKS
 served on loopback (BETTER_AUTH_URL), fetched once per container and then cached.
-Events are API Gateway HTTP API (payload 2.0) events, built the way API Gateway sends them.
+Events are the API suite's API Gateway HTTP API (payload 2.0) events, built from the
+captured one in tests/events/, and its Lambda context.
 """
 
 from __future__ import annotations
 
-import base64
 import importlib
 import json
-import secrets
-import string
-import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from tests.api.events import LambdaContext, http_api_event
+from tests.auth.jwks_server import KeyServer
+from tests.auth.tokens import better_auth_id, claims, sign
 
-JWKS_PATH = "/api/auth/jwks"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 # The contract's routes: operation name -> (function module, method, path template).
@@ -44,141 +37,18 @@ CYCLE = ("create", "get", "put", "patch", "complete", "list", "delete", "health"
 _EXPECTED = {"create": 201, "delete": 204}
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def new_user_id() -> str:
     """A 32-character alphanumeric id, like Better Auth's generateId()."""
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(32))
+    return better_auth_id()
 
 
-class AuthServer:
+class AuthServer(KeyServer):
     """Better Auth's JWKS endpoint on 127.0.0.1 with one Ed25519 key; mints its tokens."""
-
-    def __init__(self) -> None:
-        self._key = Ed25519PrivateKey.generate()
-        self._kid = new_user_id()
-        public = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        jwk = {"alg": "EdDSA", "crv": "Ed25519", "x": _b64url(public), "kty": "OKP"}
-        document = json.dumps({"keys": [jwk | {"kid": self._kid}]}).encode()
-
-        class Serve(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                found = self.path == JWKS_PATH
-                self.send_response(200 if found else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(document) if found else 0))
-                self.end_headers()
-                if found:
-                    self.wfile.write(document)
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet."""
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Serve)
-        self._httpd.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        poll = {"poll_interval": 0.05}
-        threading.Thread(target=self._httpd.serve_forever, kwargs=poll, daemon=True).start()
 
     def token(self, user_id: str, lifetime: int = 3600) -> str:
         """A Better Auth-shaped EdDSA token for ``user_id``."""
-        now = int(time.time())
-        claims = {
-            "iat": now,
-            "id": user_id,
-            "name": "Bench User",
-            "email": "bench@example.com",
-            "emailVerified": True,
-            "sub": user_id,
-            "exp": now + lifetime,
-            "iss": self.origin,
-            "aud": self.origin,
-        }
-        headers = {"kid": self._kid, "typ": None}
-        return jwt.encode(claims, self._key, algorithm="EdDSA", headers=headers)
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of Lambda's context object that Powertools and Mangum read."""
-
-    function_name: str = "todo-api-bench"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 1024
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/todo-api-bench"
-    log_stream_name: str = "2026/01/01/[$LATEST]bench"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:todo-api-bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 25_000
-
-
-def http_api_event(
-    method: str,
-    template: str,
-    params: dict[str, str],
-    *,
-    token: str | None,
-    body: Any = None,
-) -> dict[str, Any]:
-    """An HTTP API (payload format 2.0) event as API Gateway sends it to the function."""
-    path = template.format(**params)
-    text = None if body is None else json.dumps(body)
-    headers = {
-        "accept": "application/json",
-        "content-length": str(len(text.encode()) if text else 0),
-        "host": "abcdef1234.execute-api.us-east-1.amazonaws.com",
-        "user-agent": "bench/1",
-        "x-amzn-trace-id": "Root=1-00000000-000000000000000000000000",
-        "x-forwarded-for": "203.0.113.7",
-        "x-forwarded-port": "443",
-        "x-forwarded-proto": "https",
-    }
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    if text is not None:
-        headers["content-type"] = "application/json"
-    route_key = f"{method} {template}"
-    now = time.time()
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abcdef1234",
-            "domainName": headers["host"],
-            "domainPrefix": "abcdef1234",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "bench/1",
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": route_key,
-            "stage": "$default",
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "timeEpoch": int(now * 1000),
-        },
-        "isBase64Encoded": False,
-    }
-    if params:
-        event["pathParameters"] = params
-    if text is not None:
-        event["body"] = text
-    return event
+        expiry = int(time.time()) + lifetime
+        return sign(self.key, claims(self.origin, id=user_id, sub=user_id, exp=expiry))
 
 
 def load_handlers() -> dict[str, Handler]:
@@ -202,17 +72,19 @@ class Session:
     def event(self, operation: str) -> dict[str, Any]:
         _, method, template = ROUTES[operation]
         if operation == "health":
-            return http_api_event(method, template, {}, token=None)
-        params = {"user_id": self.user_id}
-        if "{task_id}" in template:
-            params["task_id"] = str(self.task_id)
+            return http_api_event(method, template)
+        path = template.format(user_id=self.user_id, task_id=self.task_id)
         self.toggle += 1
         body: Any = {
             "create": {"title": "Buy milk", "description": "2 litres, semi-skimmed"},
             "put": {"title": f"Buy oat milk {self.toggle}", "description": "1 litre"},
             "patch": {"description": f"revision {self.toggle}"},
         }.get(operation)
-        return http_api_event(method, template, params, token=self.token, body=body)
+        headers = {"authorization": f"Bearer {self.token}", "accept": "application/json"}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        text = None if body is None else json.dumps(body)
+        return http_api_event(method, path, headers=headers, body=text)
 
     def prepare(self, operation: str) -> None:
         """Make sure ``operation`` has a task of the user's to act on."""

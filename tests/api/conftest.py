@@ -24,8 +24,8 @@ from shared import auth
 from shared.api.handler import LambdaHandler
 from shared.observability import logger
 from shared.settings import get_settings
-from tests.auth.jwks_server import JwksServer
-from tests.auth.tokens import SECRET, SigningKey, better_auth_id, claims, hs256, new_key, sign
+from tests.auth.jwks_server import KeyServer
+from tests.auth.tokens import SECRET, SigningKey, better_auth_id, claims, hs256, sign
 
 from .events import HTTP_API, Query, Reply, http_api_event, invoke, rest_api_event
 
@@ -37,16 +37,6 @@ AUTH_ENV_VARS = (
     "AUTH_AUDIENCE",
     "AUTH_ALGORITHMS",
 )
-
-
-class KeyServer(JwksServer):
-    """Better Auth's /api/auth/jwks on 127.0.0.1, publishing one fresh Ed25519 key."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.key = new_key()
-        self.publish(self.key)
-        self.start()
 
 
 @dataclass

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from shared import auth
 
-from .tokens import SigningKey
+from .tokens import SigningKey, new_key
 
 
 class JwksServer:
@@ -57,6 +57,16 @@ class JwksServer:
         """Stop serving and release the port."""
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+class KeyServer(JwksServer):
+    """Better Auth's /api/auth/jwks on 127.0.0.1, serving one fresh Ed25519 key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key = new_key()
+        self.publish(self.key)
+        self.start()
 
 
 def _handler_for(server: JwksServer) -> type[BaseHTTPRequestHandler]:

@@ -17,7 +17,8 @@ import neon_local
 import pytest
 
 from shared.observability import logger
-from tests.api.conftest import AUTH_ENV_VARS, KeyServer, Output, Secrets, Tokens
+from tests.api.conftest import AUTH_ENV_VARS, Output, Secrets, Tokens
+from tests.auth.jwks_server import KeyServer
 
 from .harness import Api, reset_container
 
