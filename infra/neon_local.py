@@ -328,13 +328,20 @@ def _prepare_dir(requested: Path) -> Path:
     except PermissionError as exc:
         raise NeonLocalError(f"cannot create state dir {requested}: {exc}") from exc
     fallback = _fallback_for(requested)
-    if _locate(requested) != fallback and (not _is_root() or _service_can_use(requested)):
+    pointed = _locate(requested) == fallback
+    if not pointed and (not _is_root() or _service_can_use(requested)):
         return requested
     _collect_orphans()
     if fallback.is_symlink() or (
         fallback.exists() and fallback.stat().st_uid not in (0, _service_ids()[0])
     ):
         raise NeonLocalError(f"{fallback} exists and is not ours; remove it")
+    if not pointed and fallback.exists():
+        # The requested dir lost its pointer (deleted and made again: a fresh clone at the
+        # same path), so what the fallback holds is a previous stack's, not this one's.
+        _say(f"discarding {fallback}, left by an earlier stack at {requested}")
+        _stop_layout(_Layout(fallback))
+        shutil.rmtree(fallback)
     _mkdir(fallback)
     _write(_Layout(fallback).origin, f"{requested}\n", 0o644)
     _write(_Layout(requested).location, f"{fallback}\n", 0o644, service=False)

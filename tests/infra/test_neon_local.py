@@ -177,3 +177,30 @@ def test_cli_status_env_and_idempotent_start(stack: neon_local.Stack, requested_
 
     again = neon_local.start(requested_dir, stack.pg_port, stack.pooler_port)
     assert again == stack
+
+
+needs_root = pytest.mark.skipif(
+    not neon_local._is_root(), reason="the /tmp fallback exists only for root"
+)
+
+
+@needs_root
+def test_a_recreated_state_dir_does_not_inherit_an_old_fallback(tmp_path: Path) -> None:
+    # GIVEN a state dir the postgres user cannot reach (pytest's 0700 tmp), so its stack
+    # lives in a /tmp fallback, which holds data
+    requested = tmp_path / "clone" / ".neon-local"
+    fallback = neon_local._prepare_dir(requested)
+    try:
+        assert fallback != requested
+        (fallback / "old-data").write_text("from the first clone")
+        # WHEN the same path is used again as it is (the pointer is still there)
+        assert neon_local._prepare_dir(requested) == fallback
+        # THEN the data is kept
+        assert (fallback / "old-data").exists()
+        # WHEN the clone is deleted and made again at the same path
+        shutil.rmtree(tmp_path / "clone")
+        assert neon_local._prepare_dir(requested) == fallback
+        # THEN the new stack starts from nothing, not from the old clone's data
+        assert not (fallback / "old-data").exists()
+    finally:
+        shutil.rmtree(fallback, ignore_errors=True)
