@@ -56,6 +56,25 @@ def test_every_task_route_answers_401_without_a_token(client: Client, route: Rou
     assert reply.headers["www-authenticate"] == "Bearer"
 
 
+BODY_ROUTES = {name: ROUTES[name] for name in ("create", "put", "patch", "complete")}
+
+
+@pytest.mark.parametrize("route", list(BODY_ROUTES.values()), ids=list(BODY_ROUTES))
+@pytest.mark.parametrize("token", [None, "not-a-jwt"], ids=["no token", "bad token"])
+def test_401_comes_before_a_malformed_json_body(
+    client: Client, route: Route, token: str | None
+) -> None:
+    # GIVEN a body that is not JSON, declared as JSON, and no valid token
+    handler, method, suffix, _ = route
+    headers = {"Content-Type": "application/json"}
+    # WHEN it reaches a route that takes a body
+    reply = client(
+        handler, method, f"/api/someone/tasks{suffix}", token=token, body="{oops", headers=headers
+    )
+    # THEN the caller learns it is not authenticated, not what the body should look like
+    assert reply.status == 401 and reply.headers["www-authenticate"] == "Bearer"
+
+
 @EVERY_ROUTE
 def test_every_task_route_answers_403_for_another_users_path(
     client: Client, alice: User, bob: User, route: Route
