@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.api import CYCLE, OPERATIONS, Session, load_handlers
-from bench.netem import Counters
 from bench.report import percentile
+from tests.support.flights import Counters
 
 ROOT = Path(__file__).resolve().parent.parent
 _PAGE = os.sysconf("SC_PAGE_SIZE")

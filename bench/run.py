@@ -33,8 +33,9 @@ from typing import Any
 from bench import coldstart, package, report, throughput
 from bench.api import AuthServer, new_user_id
 from bench.container import Job, main
-from bench.netem import Counters, LatencyProxy
 from bench.stack import ROOT, private_stack, via_port
+from tests.support.flights import Counters
+from tests.support.latency import LatencyProxy
 
 SECTIONS = ("cold", "calls", "memory", "package", "throughput")
 RTTS = (0.001, 0.020)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import neon_local
 import pytest
 
-from tests.support.proxy import CountingProxy
+from tests.support.counting import CountingProxy
 
 # Half a millisecond each way: bytes a client sends without waiting for an answer (its
 # TLS Finished, then its startup message) reach the proxy before any server bytes sent

@@ -16,7 +16,7 @@ from shared.db import connect, create_db_engine
 from shared.dburl import parse_database_url
 from shared.models import TaskCreate
 from shared.settings import Settings
-from tests.support.proxy import CountingProxy
+from tests.support.counting import CountingProxy
 
 
 def _via(url: str, port: int) -> str:

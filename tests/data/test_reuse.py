@@ -16,7 +16,7 @@ from shared.dburl import parse_database_url
 from shared.models import TaskCreate
 from shared.settings import Settings
 from tests.data.test_driver import _via
-from tests.support.proxy import CountingProxy
+from tests.support.counting import CountingProxy
 
 
 @pytest.fixture

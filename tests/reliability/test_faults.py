@@ -23,10 +23,10 @@ from shared.errors import DatabaseUnavailable
 from shared.settings import Settings
 from tests.api.conftest import User
 from tests.api.events import Reply
+from tests.support.faults import FaultProxy
 
 from .conftest import Configure
 from .harness import Api, background, fields, stored_tasks, timed
-from .netproxy import FaultProxy
 
 MODES = {"nullpool": "false", "reuse": "true"}
 MARGIN = 0.5  # seconds of slack on any time bound: scheduling, TLS, the 503 itself
