@@ -91,9 +91,13 @@ class Session:
         if "{task_id}" in ROUTES[operation][2] and self.task_id is None:
             self.call("create")
 
-    def call(self, operation: str) -> int:
-        """Invoke one route's handler; returns the status (raises on an unexpected one)."""
-        response = self.handlers[operation](self.event(operation), LambdaContext())
+    def call(self, operation: str, event: dict[str, Any] | None = None) -> int:
+        """Invoke one route's handler with ``event`` (default: a new one); its status.
+
+        Raises on an unexpected status. Timed callers build the event first: API
+        Gateway hands Lambda a ready event, so building one is not the handler's time.
+        """
+        response = self.handlers[operation](event or self.event(operation), LambdaContext())
         status = int(response["statusCode"])
         if status != _EXPECTED.get(operation, 200):
             raise UnexpectedStatus(operation, status, str(response.get("body", ""))[:200])

@@ -102,8 +102,9 @@ def _measured(session: Session, counters: Counters, operation: str) -> tuple[int
     if not _reuse():
         counters.settle()  # the previous call's connection has closed
     counters.reset()
+    event = session.event(operation)
     began = time.perf_counter()
-    session.call(operation)
+    session.call(operation, event)
     elapsed = time.perf_counter() - began
     if not _reuse():
         counters.settle()  # the closing Terminate is counted too

@@ -33,7 +33,7 @@ from typing import Any
 from bench import coldstart, package, report, throughput
 from bench.api import AuthServer, new_user_id
 from bench.container import Job, main
-from bench.stack import ROOT, private_stack, via_port
+from bench.stack import ROOT, private_stack
 from tests.support.flights import Counters
 from tests.support.latency import LatencyProxy
 
@@ -126,7 +126,7 @@ def _with_stack(args: argparse.Namespace, results: dict[str, Any]) -> None:
             if "calls" not in args.skip:
                 counters = Counters.create(ctx)
                 with LatencyProxy(stack.pooler_port, counters) as proxy:
-                    url = via_port(stack.database_url, proxy.port)
+                    url = proxy.url(stack.database_url)
                     results["calls"] = {}
                     for mode, reuse in (("nullpool", False), ("reuse", True)):
                         user_id, token = _user(auth)

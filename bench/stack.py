@@ -10,7 +10,6 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT / "infra") not in sys.path:
@@ -19,13 +18,6 @@ if str(ROOT / "infra") not in sys.path:
 import neon_local  # noqa: E402  (infra/ is a folder of tools, not a package)
 
 POOL_SIZE = 5
-
-
-def via_port(url: str, port: int) -> str:
-    """The same connection URL pointed at another loopback port (a proxy's)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit(":", 1)[0] + f":{port}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @contextmanager

@@ -49,9 +49,10 @@ def _worker(
     while not errors[:1] and time.perf_counter() < deadline:
         operation = CYCLE[i % len(CYCLE)]
         i += 1
+        event = session.event(operation)
         start = time.perf_counter()
         try:
-            session.call(operation)
+            session.call(operation, event)
         except UnexpectedStatus as exc:
             errors.append(str(exc))
             session.task_id = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import neon_local
 import pytest
@@ -19,15 +18,9 @@ from shared.settings import Settings
 from tests.support.counting import CountingProxy
 
 
-def _via(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit(":", 1)[0] + f":{port}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 @pytest.fixture
 def engine(stack: neon_local.Stack, proxy: CountingProxy) -> Iterator[Engine]:
-    params = parse_database_url(_via(stack.database_url, proxy.port))
+    params = parse_database_url(proxy.url(stack.database_url))
     built = create_db_engine(params, Settings(), autocommit=True)
     with built.connect() as conn:  # the dialect's one-time checks happen here
         conn.execute(text("SELECT 1"))
@@ -36,7 +29,7 @@ def engine(stack: neon_local.Stack, proxy: CountingProxy) -> Iterator[Engine]:
 
 
 def _setup_flights(stack: neon_local.Stack, proxy: CountingProxy) -> int:
-    params = parse_database_url(_via(stack.database_url, proxy.port))
+    params = parse_database_url(proxy.url(stack.database_url))
     proxy.settle()  # an earlier connection's closing Terminate is not this one's
     proxy.reset()
     connect(params, Settings()).close()

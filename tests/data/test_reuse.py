@@ -15,13 +15,12 @@ from shared.db import create_db_engine
 from shared.dburl import parse_database_url
 from shared.models import TaskCreate
 from shared.settings import Settings
-from tests.data.test_driver import _via
 from tests.support.counting import CountingProxy
 
 
 @pytest.fixture
 def engine(stack: neon_local.Stack, proxy: CountingProxy) -> Iterator[Engine]:
-    params = parse_database_url(_via(stack.database_url, proxy.port))
+    params = parse_database_url(proxy.url(stack.database_url))
     built = create_db_engine(params, Settings(), autocommit=True, reuse=True)
     yield built
     built.dispose()

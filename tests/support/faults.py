@@ -26,12 +26,6 @@ class FaultProxy(Relay[Link]):
         self.connections = 0  # connections accepted so far
         super().__init__(upstream_port)
 
-    def url(self, database_url: str) -> str:
-        """``database_url`` pointed at this proxy instead of its own port."""
-        head, sep, tail = database_url.rpartition(f":{self.upstream_port}/")
-        assert sep, "the URL does not name the upstream port"
-        return f"{head}:{self.port}/{tail}"
-
     def _new_link(self, client: socket.socket) -> Link:
         return Link(client)
 

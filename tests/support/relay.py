@@ -68,6 +68,12 @@ class Relay(Generic[L]):
         self.port: int = self._listener.getsockname()[1]
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
+    def url(self, database_url: str) -> str:
+        """``database_url`` pointed at this proxy instead of at the upstream port."""
+        head, sep, tail = database_url.rpartition(f":{self.upstream_port}/")
+        assert sep, "the URL does not name the upstream port"
+        return f"{head}:{self.port}/{tail}"
+
     @property
     def open_connections(self) -> int:
         """Client connections currently relayed."""
