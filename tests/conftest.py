@@ -23,6 +23,7 @@ import neon_local  # noqa: E402  (infra/ is a folder of tools, not a package)
 
 from shared.db import get_engine  # noqa: E402
 from shared.settings import get_settings  # noqa: E402
+from tests.auth.jwks_server import KeyServer  # noqa: E402
 
 _DB_ENV = ("DATABASE_URL", "DATABASE_URL_DIRECT")
 
@@ -83,3 +84,11 @@ def scratch_database(stack: neon_local.Stack) -> Iterator[str]:
     stack.admin_psql(f'CREATE DATABASE "{name}" OWNER {stack.user}')
     yield name
     stack.admin_psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def key_server() -> Iterator[KeyServer]:
+    """Better Auth's JWKS endpoint on loopback, with one fresh signing key."""
+    server = KeyServer()
+    yield server
+    server.stop()

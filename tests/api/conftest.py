@@ -25,18 +25,9 @@ from shared.api.handler import LambdaHandler
 from shared.observability import logger
 from shared.settings import get_settings
 from tests.auth.jwks_server import KeyServer
-from tests.auth.tokens import SECRET, SigningKey, better_auth_id, claims, hs256, sign
+from tests.auth.tokens import AUTH_ENV_VARS, SECRET, SigningKey, better_auth_id, claims, hs256, sign
 
 from .events import HTTP_API, Query, Reply, http_api_event, invoke, rest_api_event
-
-AUTH_ENV_VARS = (
-    "BETTER_AUTH_URL",
-    "BETTER_AUTH_SECRET",
-    "AUTH_JWKS_URL",
-    "AUTH_ISSUER",
-    "AUTH_AUDIENCE",
-    "AUTH_ALGORITHMS",
-)
 
 
 @dataclass
@@ -142,14 +133,6 @@ class Client:
         assert reply.status == 201, reply.text
         task: dict[str, Any] = reply.json()
         return task
-
-
-@pytest.fixture
-def key_server() -> Iterator[KeyServer]:
-    """A loopback JWKS endpoint with its own key."""
-    server = KeyServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -9,16 +9,7 @@ import pytest
 from shared import auth
 
 from .jwks_server import JwksServer
-from .tokens import SigningKey, new_key
-
-AUTH_ENV_VARS = (
-    "BETTER_AUTH_URL",
-    "BETTER_AUTH_SECRET",
-    "AUTH_JWKS_URL",
-    "AUTH_ISSUER",
-    "AUTH_AUDIENCE",
-    "AUTH_ALGORITHMS",
-)
+from .tokens import AUTH_ENV_VARS, SigningKey, new_key
 
 
 @pytest.fixture(autouse=True)

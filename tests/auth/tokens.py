@@ -30,6 +30,10 @@ from shared.settings import Settings
 SECRET = "test-only-secret-0123456789-abcdefghijklmnop"
 USER_ID = "Qm9iYnlUYWJsZXMxMjM0NTY3ODkwYWJj"
 _ALPHANUMERIC = string.ascii_letters + string.digits
+# The environment variables that configure token checking: the auth fields of Settings.
+AUTH_ENV_VARS = tuple(
+    name.upper() for name in Settings.model_fields if name.startswith(("auth_", "better_auth_"))
+)
 
 
 def better_auth_id() -> str:

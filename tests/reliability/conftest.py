@@ -17,8 +17,9 @@ import neon_local
 import pytest
 
 from shared.observability import logger
-from tests.api.conftest import AUTH_ENV_VARS, Output, Secrets, Tokens
+from tests.api.conftest import Output, Secrets, Tokens
 from tests.auth.jwks_server import KeyServer
+from tests.auth.tokens import AUTH_ENV_VARS
 
 from .harness import Api, reset_container
 
@@ -64,14 +65,6 @@ def output(
         secrets.assert_absent(logged_records(caplog), "the logging records")
     finally:
         handler.setStream(previous)
-
-
-@pytest.fixture
-def key_server() -> Iterator[KeyServer]:
-    """Better Auth's JWKS endpoint on loopback, with one fresh signing key."""
-    server = KeyServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

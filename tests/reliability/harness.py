@@ -86,52 +86,14 @@ class Api:
         user_id = better_auth_id()
         return User(user_id, self.tokens.eddsa(user_id))
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        json_body: Any = None,
-        body: str | bytes | None = None,
-        headers: dict[str, str] | None = None,
-        raw_query: str | None = None,
-    ) -> Reply:
-        """Invoke the function owning the route with an API Gateway event."""
-        return send(
-            self.secrets,
-            method,
-            path,
-            token=token,
-            json_body=json_body,
-            body=body,
-            headers=headers,
-            raw_query=raw_query,
-        )
+    def call(self, method: str, path: str, **options: Any) -> Reply:
+        """Invoke the function owning the route with an API Gateway event (``Client``'s options)."""
+        return send(self.secrets, method, path, **options)
 
 
-def send(
-    secrets: Secrets,
-    method: str,
-    path: str,
-    *,
-    token: str | None = None,
-    json_body: Any = None,
-    body: str | bytes | None = None,
-    headers: dict[str, str] | None = None,
-    raw_query: str | None = None,
-) -> Reply:
+def send(secrets: Secrets, method: str, path: str, **options: Any) -> Reply:
     """One request through the owning function; the reply must hold none of ``secrets``."""
-    return Client(secrets)(
-        function_for(method, path),
-        method,
-        path,
-        token=token,
-        json_body=json_body,
-        body=body,
-        headers=headers,
-        raw_query=raw_query,
-    )
+    return Client(secrets)(function_for(method, path), method, path, **options)
 
 
 def background(threads: int = 1) -> ThreadPoolExecutor:
