@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.api.events import LambdaContext, http_api_event
 from tests.auth.jwks_server import KeyServer
-from tests.auth.tokens import better_auth_id, claims, sign
+from tests.auth.tokens import claims, sign
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -35,11 +35,6 @@ OPERATIONS = tuple(ROUTES)
 # One cycle of a user's session: every route once, leaving no rows behind.
 CYCLE = ("create", "get", "put", "patch", "complete", "list", "delete", "health")
 _EXPECTED = {"create": 201, "delete": 204}
-
-
-def new_user_id() -> str:
-    """A 32-character alphanumeric id, like Better Auth's generateId()."""
-    return better_auth_id()
 
 
 class AuthServer(KeyServer):

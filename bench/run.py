@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import coldstart, package, report, throughput
-from bench.api import AuthServer, new_user_id
+from bench.api import AuthServer
 from bench.container import Job, main
 from bench.stack import ROOT, private_stack
+from tests.auth.tokens import better_auth_id
 from tests.support.flights import Counters
 from tests.support.latency import LatencyProxy
 
@@ -114,7 +115,7 @@ def _env(database_url: str, auth: AuthServer, reuse: bool) -> dict[str, str]:
 
 
 def _user(auth: AuthServer) -> tuple[str, str]:
-    user_id = new_user_id()
+    user_id = better_auth_id()
     return user_id, auth.token(user_id)
 
 
