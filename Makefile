@@ -34,10 +34,10 @@ lint:  ## ruff lint and format check
 typecheck:  ## mypy --strict over the whole tree
 	$(PY) -m mypy
 
-schema:  ## regenerate shared/models.py from specs/schema.toml
+schema:  ## regenerate shared/tasks/models.py from specs/schema.toml
 	$(PY) infra/schemagen.py
 
-schema-check:  ## fail when shared/models.py no longer matches the spec
+schema-check:  ## fail when shared/tasks/models.py no longer matches the spec
 	$(PY) infra/schemagen.py --check
 
 scan:  ## fail on anything that looks like a real credential

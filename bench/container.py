@@ -91,7 +91,7 @@ def _reuse() -> bool:
 
 def _drop_engine() -> None:
     """Forget the engine, as a new container would not have one (closing kept connections)."""
-    from shared.db import get_engine
+    from shared.db.engine import get_engine
 
     get_engine().dispose()
     get_engine.cache_clear()
@@ -113,9 +113,9 @@ def _measured(session: Session, counters: Counters, operation: str) -> tuple[int
 
 def _setup_flights(counters: Counters) -> int:
     """Round trips of opening (TLS + SCRAM) and closing one connection, nothing else."""
-    from shared.db import connect
-    from shared.dburl import parse_database_url
-    from shared.settings import get_settings
+    from shared.core.settings import get_settings
+    from shared.db.connect import connect
+    from shared.db.url import parse_database_url
 
     settings = get_settings()
     assert settings.database_url is not None
@@ -129,9 +129,9 @@ def _setup_flights(counters: Counters) -> int:
 
 def _calibrate(counters: Counters, rtt: float, statements: int = 25) -> dict[str, float]:
     """Median seconds of one single-flight statement on an open connection at ``rtt``."""
-    from shared.db import connect
-    from shared.dburl import parse_database_url
-    from shared.settings import get_settings
+    from shared.core.settings import get_settings
+    from shared.db.connect import connect
+    from shared.db.url import parse_database_url
 
     settings = get_settings()
     assert settings.database_url is not None

@@ -41,8 +41,8 @@ def private_stack() -> Iterator[neon_local.Stack]:
 
 
 def _migrate(stack: neon_local.Stack) -> None:
-    from shared.migrate import migrate
-    from shared.settings import Settings
+    from shared.core.settings import Settings
+    from shared.jobs.migrate import migrate
 
     settings = Settings(
         _env_file=None,

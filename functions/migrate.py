@@ -2,7 +2,7 @@
 
 import sys
 
-from shared.jobs import cli, lambda_handler, migrate_job
+from shared.jobs.runner import cli, lambda_handler, migrate_job
 
 handler = lambda_handler(migrate_job)
 

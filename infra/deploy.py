@@ -35,8 +35,8 @@ from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.dburl import parse_database_url  # noqa: E402  (needs ROOT on sys.path)
-from shared.errors import ConfigurationError  # noqa: E402
+from shared.core.errors import ConfigurationError  # noqa: E402
+from shared.db.url import parse_database_url  # noqa: E402  (needs ROOT on sys.path)
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient

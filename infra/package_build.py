@@ -83,18 +83,12 @@ GROUPS = {
     "api": Group(
         "api",
         skip_requirements=frozenset({"alembic"}),
-        skip_code=(
-            "shared/migrations",
-            "shared/migrate.py",
-            "shared/verify.py",
-            "shared/schema_spec.py",
-            "shared/jobs.py",
-        ),
+        skip_code=("shared/jobs",),
     ),
     "jobs": Group(
         "jobs",
         skip_requirements=frozenset({"fastapi", "mangum", "pyjwt", "cryptography"}),
-        skip_code=("shared/api", "shared/auth.py"),
+        skip_code=("shared/api",),
         extra_files=("specs/schema.toml",),
     ),
 }

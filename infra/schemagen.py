@@ -1,6 +1,6 @@
-"""Generate shared/models.py from specs/schema.toml (the schema's source of truth).
+"""Generate shared/tasks/models.py from specs/schema.toml (the schema's source of truth).
 
-    python infra/schemagen.py           # rewrite shared/models.py
+    python infra/schemagen.py           # rewrite shared/tasks/models.py
     python infra/schemagen.py --check   # exit 1 when the committed file is stale
 
 For each table it writes the model family the API uses: ``<M>Base`` (fields clients
@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared.schema_spec import Column, Table, load_spec
+from shared.jobs.schema_spec import Column, Table, load_spec
 
-TARGET = Path(__file__).resolve().parent.parent / "shared" / "models.py"
+TARGET = Path(__file__).resolve().parent.parent / "shared" / "tasks" / "models.py"
 
 _PY_TYPES = {"integer": "int", "string": "str", "text": "str", "boolean": "bool"}
 _SA_TYPES = {
@@ -40,7 +40,7 @@ from pydantic import AfterValidator, Strict, StringConstraints, field_validator
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
-from shared.validation import NullMeansOmitted, as_utc, storable_text
+from shared.tasks.validation import NullMeansOmitted, as_utc, storable_text
 '''
 
 
@@ -148,7 +148,7 @@ def model_family(table: Table) -> list[list[str]]:
 
 
 def render(tables: list[Table]) -> str:
-    """The full text of shared/models.py."""
+    """The full text of shared/tasks/models.py."""
     constants = [
         f"{t.name.upper()}_{c.name.upper()}_MAX_LENGTH = {c.max_length}"
         for t in tables
@@ -160,14 +160,16 @@ def render(tables: list[Table]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate shared/models.py from the spec.")
-    parser.add_argument("--check", action="store_true", help="fail if shared/models.py is stale")
+    parser = argparse.ArgumentParser(description="Generate shared/tasks/models.py from the spec.")
+    parser.add_argument(
+        "--check", action="store_true", help="fail if shared/tasks/models.py is stale"
+    )
     args = parser.parse_args(argv)
     text = render(load_spec())
     if not args.check:
         TARGET.write_text(text, encoding="utf-8")
     elif TARGET.read_text(encoding="utf-8") != text:
-        print("shared/models.py is stale: run `make schema`", file=sys.stderr)
+        print("shared/tasks/models.py is stale: run `make schema`", file=sys.stderr)
         return 1
     return 0
 

@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT / "infra"))
 
 import neon_local  # noqa: E402  (infra/ is a folder of tools, not a package)
 
-from shared.db import get_engine  # noqa: E402
-from shared.settings import get_settings  # noqa: E402
+from shared.core.settings import get_settings  # noqa: E402
+from shared.db.engine import get_engine  # noqa: E402
 from tests.auth.jwks_server import KeyServer  # noqa: E402
 
 _DB_ENV = ("DATABASE_URL", "DATABASE_URL_DIRECT")
@@ -38,7 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[neon_local.Stack
     os.environ["DATABASE_URL_DIRECT"] = started.direct_url
     _reset_caches()
     try:
-        from shared.migrate import migrate
+        from shared.jobs.migrate import migrate
 
         migrate(get_settings())
         yield started

@@ -16,9 +16,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 from sqlmodel import Session
 
-from shared.db import get_engine, translate_errors
-from shared.models import TASKS_USER_ID_MAX_LENGTH
-from shared.settings import get_settings
+from shared.core.settings import get_settings
+from shared.db.engine import get_engine
+from shared.db.failures import translate_errors
+from shared.tasks.models import TASKS_USER_ID_MAX_LENGTH
 
 MAX_INT = 2**31 - 1  # PostgreSQL integer: task ids, and bound for offsets
 _DECIMAL = re.compile(r"[0-9]+")
@@ -42,7 +43,7 @@ async def get_current_user(
     _documented: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
 ) -> str:
     """The user id proven by the request's bearer token."""
-    from shared.auth import authenticate
+    from shared.api.auth import authenticate
 
     return authenticate(authorization, get_settings())
 
@@ -52,7 +53,7 @@ async def get_owner(
     current_user: Annotated[str, Depends(get_current_user)],
 ) -> str:
     """The path's user id, once the token has shown it is the caller's own."""
-    from shared.auth import authorize
+    from shared.api.auth import authorize
 
     authorize(current_user, user_id)
     return user_id

@@ -16,9 +16,9 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.db import is_unavailable, sqlstate
-from shared.errors import AppError, AuthenticationError, DatabaseUnavailable
-from shared.observability import logger
+from shared.core.errors import AppError, AuthenticationError, DatabaseUnavailable
+from shared.core.observability import logger
+from shared.db.failures import is_unavailable, sqlstate
 
 _UNAVAILABLE = DatabaseUnavailable("the database is unavailable; try again shortly")
 _NOT_JSON = "the request body must be JSON sent with Content-Type: application/json"
@@ -69,8 +69,8 @@ def _unauthenticated(request: Request) -> JSONResponse | None:
     """The token's refusal, for errors FastAPI raises before any dependency has run."""
     # FastAPI decodes a JSON body before it solves the dependencies, so a malformed one
     # would answer before the token check. Every route that takes a body needs a token.
-    from shared.auth import authenticate
-    from shared.settings import get_settings
+    from shared.api.auth import authenticate
+    from shared.core.settings import get_settings
 
     try:
         authenticate(request.headers.get("authorization"), get_settings())

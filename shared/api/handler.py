@@ -11,8 +11,8 @@ from mangum import Mangum
 
 from shared.api import errors
 from shared.api.app import Route, create_app
-from shared.boot import resume_collector
-from shared.observability import logger, metrics
+from shared.core.boot import resume_collector
+from shared.core.observability import logger, metrics
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

@@ -20,10 +20,10 @@ import neon_local
 import pytest
 
 from functions import create_task
-from shared import auth
+from shared.api import auth
 from shared.api.handler import LambdaHandler
-from shared.observability import logger
-from shared.settings import get_settings
+from shared.core.observability import logger
+from shared.core.settings import get_settings
 from tests.auth.jwks_server import KeyServer
 from tests.auth.tokens import AUTH_ENV_VARS, SECRET, SigningKey, better_auth_id, claims, hs256, sign
 

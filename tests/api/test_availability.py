@@ -26,10 +26,10 @@ from functions import (
     replace_task,
     update_task,
 )
-from shared.db import create_db_engine, get_engine
-from shared.dburl import parse_database_url
-from shared.driver import SingleFlightConnection
-from shared.settings import get_settings
+from shared.core.settings import get_settings
+from shared.db.engine import create_db_engine, get_engine
+from shared.db.pg8000_adapter import SingleFlightConnection
+from shared.db.url import parse_database_url
 
 from .conftest import Client, Output, User
 from .events import Reply

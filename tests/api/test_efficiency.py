@@ -22,7 +22,7 @@ from functions import (
     update_task,
 )
 from shared.api.handler import LambdaHandler
-from shared.driver import SingleFlightConnection
+from shared.db.pg8000_adapter import SingleFlightConnection
 
 from .conftest import Client, User
 

@@ -22,8 +22,8 @@ from functions import (
 )
 from shared.api.handler import LambdaHandler, build_handler
 from shared.api.routes import tasks as routes
-from shared.db import get_engine
-from shared.settings import get_settings
+from shared.core.settings import get_settings
+from shared.db.engine import get_engine
 from tests.auth.tokens import new_key
 
 from .conftest import Client, Output, Secrets, Tokens, User

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared import auth
+from shared.api import auth
 
 from .jwks_server import JwksServer
 from .tokens import AUTH_ENV_VARS, SigningKey, new_key

@@ -7,7 +7,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from shared import auth
+from shared.api import auth
 
 from .tokens import SigningKey, new_key
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.auth import authorize
-from shared.errors import PermissionDenied
+from shared.api.auth import authorize
+from shared.core.errors import PermissionDenied
 
 
 def test_own_user_id_is_allowed() -> None:

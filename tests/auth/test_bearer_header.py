@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared import auth
-from shared.auth import authenticate
-from shared.errors import AuthenticationError
+from shared.api import auth
+from shared.api.auth import authenticate
+from shared.core.errors import AuthenticationError
 
 from .jwks_server import JwksServer
 from .tokens import SigningKey, b64url, claims, settings, sign

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.auth import authenticate
-from shared.errors import AuthenticationError, ConfigurationError
+from shared.api.auth import authenticate
+from shared.core.errors import AuthenticationError, ConfigurationError
 
 from .tokens import SECRET, settings
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from shared.auth import authenticate
-from shared.errors import AuthenticationError
+from shared.api.auth import authenticate
+from shared.core.errors import AuthenticationError
 
 from .jwks_server import JwksServer
 from .tokens import (

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from shared import auth
-from shared.auth import KeySetUnavailable, authenticate
-from shared.errors import AuthenticationError
+from shared.api import auth
+from shared.api.auth import KeySetUnavailable, authenticate
+from shared.core.errors import AuthenticationError
 
 from .jwks_server import JwksServer
 from .tokens import (

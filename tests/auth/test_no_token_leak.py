@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.auth import authenticate
-from shared.errors import AppError
+from shared.api.auth import authenticate
+from shared.core.errors import AppError
 
 from .jwks_server import JwksServer
 from .tokens import (

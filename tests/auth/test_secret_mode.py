@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from shared.auth import authenticate
-from shared.errors import AuthenticationError
+from shared.api.auth import authenticate
+from shared.core.errors import AuthenticationError
 
 from .tokens import SECRET, USER_ID, bearer, claims, hs256, new_key, settings, sign
 

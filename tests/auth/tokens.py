@@ -25,7 +25,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from shared.settings import Settings
+from shared.core.settings import Settings
 
 SECRET = "test-only-secret-0123456789-abcdefghijklmnop"
 USER_ID = "Qm9iYnlUYWJsZXMxMjM0NTY3ODkwYWJj"

@@ -14,10 +14,10 @@ from urllib.parse import quote
 import neon_local
 import pytest
 
-from shared.db import connect
-from shared.dburl import ConnectParams, parse_database_url
-from shared.errors import DatabaseUnavailable
-from shared.settings import Settings
+from shared.core.errors import DatabaseUnavailable
+from shared.core.settings import Settings
+from shared.db.connect import connect
+from shared.db.url import ConnectParams, parse_database_url
 
 
 def _url(stack: neon_local.Stack, *, port: int, password: str | None = None, query: str) -> str:
@@ -32,7 +32,8 @@ def test_neon_shaped_pooled_url_connects_with_tls_and_scram(stack: neon_local.St
     conn = connect(params, Settings())
     # THEN the session is encrypted, authenticated with SCRAM, and usable
     try:
-        assert conn._usock.version() in ("TLSv1.2", "TLSv1.3")
+        assert conn.tls_socket is not None
+        assert conn.tls_socket.version() in ("TLSv1.2", "TLSv1.3")
         assert conn.auth_mechanism is not None and conn.auth_mechanism.startswith("SCRAM-SHA-256")
         cursor = conn.cursor()
         cursor.execute("SELECT current_database()")
@@ -59,7 +60,8 @@ def test_verify_full_with_the_stack_ca_connects(stack: neon_local.Stack) -> None
     conn = connect(params, Settings())
     # THEN the server certificate was verified (getpeercert() is empty when it was not)
     try:
-        assert "localhost" in str(conn._usock.getpeercert().get("subjectAltName"))
+        assert conn.tls_socket is not None
+        assert "localhost" in str((conn.tls_socket.getpeercert() or {}).get("subjectAltName"))
     finally:
         conn.close()
 
@@ -143,9 +145,9 @@ def test_unresponsive_server_gives_the_typed_error_within_the_timeout(silent_ser
 @pytest.fixture
 def counted_pbkdf2(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count SCRAM key derivations (PBKDF2 runs), starting from an empty cache."""
-    from shared import driver
+    from shared.db.scramp_adapter import forget_derived_keys
 
-    driver._salted_password.cache_clear()
+    forget_derived_keys()
     runs: list[int] = []
     real = hashlib.pbkdf2_hmac
 

@@ -8,9 +8,9 @@ import neon_local
 from sqlalchemy import text
 from sqlmodel import Session
 
-from shared import tasks as crud
-from shared.db import get_engine
-from shared.models import TaskCreate
+from shared.db.engine import get_engine
+from shared.tasks import crud
+from shared.tasks.models import TaskCreate
 
 
 def test_create_then_read_returns_the_stored_task(stack: neon_local.Stack, user_id: str) -> None:

@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
-from shared.dburl import parse_database_url
-from shared.errors import ConfigurationError
+from shared.core.errors import ConfigurationError
+from shared.db.url import parse_database_url
 
 SECRET = "npg-placeholder-" + "Zq9" * 4
 NEON = (

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from shared import tasks as crud
-from shared.db import connect, create_db_engine
-from shared.dburl import parse_database_url
-from shared.models import TaskCreate
-from shared.settings import Settings
+from shared.core.settings import Settings
+from shared.db.connect import connect
+from shared.db.engine import create_db_engine
+from shared.db.url import parse_database_url
+from shared.tasks import crud
+from shared.tasks.models import TaskCreate
 from tests.support.counting import CountingProxy
 
 

@@ -14,17 +14,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 _WRITE = """
 from sqlmodel import Session
-from shared import tasks
-from shared.db import get_engine
-from shared.models import TaskCreate
+from shared.tasks import crud as tasks
+from shared.db.engine import get_engine
+from shared.tasks.models import TaskCreate
 with Session(get_engine()) as s:
     print(tasks.create_task(s, user_id={user!r}, data=TaskCreate(title="survives")).id)
 """
 _READ = """
 import json
 from sqlmodel import Session
-from shared import tasks
-from shared.db import get_engine
+from shared.tasks import crud as tasks
+from shared.db.engine import get_engine
 with Session(get_engine()) as s:
     task = tasks.get_task(s, user_id={user!r}, task_id={task_id})
     print(json.dumps(None if task is None else task.title))

@@ -8,12 +8,12 @@ import neon_local
 import pytest
 from sqlalchemy import text
 
-from shared.db import create_db_engine
-from shared.dburl import parse_database_url
-from shared.migrate import migrate
-from shared.schema_spec import load_spec
-from shared.settings import Settings
-from shared.verify import verify
+from shared.core.settings import Settings
+from shared.db.engine import create_db_engine
+from shared.db.url import parse_database_url
+from shared.jobs.migrate import migrate
+from shared.jobs.schema_spec import load_spec
+from shared.jobs.verify import verify
 
 
 def _settings_for(stack: neon_local.Stack, database: str, *, direct: bool = True) -> Settings:

@@ -14,10 +14,10 @@ from dataclasses import replace
 import neon_local
 import pytest
 
-from shared.db import connect
-from shared.dburl import ConnectParams, parse_database_url
-from shared.errors import DatabaseUnavailable
-from shared.settings import Settings
+from shared.core.errors import DatabaseUnavailable
+from shared.core.settings import Settings
+from shared.db.connect import connect
+from shared.db.url import ConnectParams, parse_database_url
 
 
 def _fresh_params(stack: neon_local.Stack) -> ConnectParams:
@@ -31,7 +31,9 @@ def _resumed(params: ConnectParams) -> tuple[bool, list[object]]:
     try:
         cursor = conn.cursor()
         cursor.execute("SELECT current_database()")
-        return bool(conn._usock.session_reused), cursor.fetchone()
+        tls = conn.tls_socket
+        assert tls is not None
+        return bool(tls.session_reused), cursor.fetchone()
     finally:
         conn.close()
 

@@ -163,7 +163,7 @@ def test_function_error_is_surfaced_with_its_message_and_logs(
     error = {
         "errorType": "DatabaseUnavailable",
         "errorMessage": "the database is unavailable; try again shortly",
-        "stackTrace": ['  File "/var/task/shared/migrate.py", line 61, in migrate\n'],
+        "stackTrace": ['  File "/var/task/shared/jobs/migrate.py", line 61, in migrate\n'],
     }
     lambda_results.then(Result(error, function_error=True, log_tail="START\nmigrate failed\n"))
     # WHEN it is invoked
@@ -172,7 +172,7 @@ def test_function_error_is_surfaced_with_its_message_and_logs(
     # THEN the error names the function, the error type and message, the trace and logs
     message = str(failure.value)
     assert "todo-api-ci-migrate failed: DatabaseUnavailable: the database is unavailable" in message
-    assert "shared/migrate.py" in message and "migrate failed" in message
+    assert "shared/jobs/migrate.py" in message and "migrate failed" in message
     assert not isinstance(failure.value, deploy.JobTimedOut)
 
 

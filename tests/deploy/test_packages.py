@@ -116,7 +116,7 @@ def test_api_package_leaves_out_the_jobs(arm64: Packaged, function: str) -> None
     # THEN it has the web stack and its own handler, but no migration tooling or spec
     assert {"fastapi", "mangum", "jwt", "cryptography", "sqlalchemy", "pg8000"} <= top
     assert not {"alembic", "mako", "specs"} & top
-    assert not any(name.startswith("shared/migrations/") for name in entries)
+    assert not any(name.startswith("shared/jobs/migrations/") for name in entries)
     assert handlers == {"functions/__init__.py", f"functions/{HANDLER_MODULES[function]}.py"}
 
 
@@ -129,7 +129,7 @@ def test_job_package_has_migrations_and_spec(arm64: Packaged, function: str) -> 
     # THEN it has Alembic, the revisions and the spec verify reads, and no web stack
     assert {"alembic", "sqlalchemy", "pg8000", "specs", "shared"} <= top
     assert "specs/schema.toml" in entries
-    assert any(name.startswith("shared/migrations/versions/") for name in entries)
+    assert any(name.startswith("shared/jobs/migrations/versions/") for name in entries)
     assert not {"fastapi", "mangum", "jwt", "cryptography"} & top
     assert not any(name.startswith("shared/api/") for name in entries)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import neon_local
 import pytest
 
-from shared.observability import logger
+from shared.core.observability import logger
 from tests.api.conftest import Output, Secrets, Tokens
 from tests.auth.jwks_server import KeyServer
 from tests.auth.tokens import AUTH_ENV_VARS

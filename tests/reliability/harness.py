@@ -27,10 +27,10 @@ from functions import (
     replace_task,
     update_task,
 )
-from shared import auth
+from shared.api import auth
 from shared.api.handler import LambdaHandler
-from shared.db import get_engine
-from shared.settings import get_settings
+from shared.core.settings import get_settings
+from shared.db.engine import get_engine
 from tests.api.conftest import Client, Secrets, Tokens, User
 from tests.api.events import Reply
 from tests.auth.tokens import better_auth_id

@@ -17,10 +17,10 @@ from typing import Any
 import neon_local
 import pytest
 
-from shared.db import connect
-from shared.dburl import parse_database_url
-from shared.errors import DatabaseUnavailable
-from shared.settings import Settings
+from shared.core.errors import DatabaseUnavailable
+from shared.core.settings import Settings
+from shared.db.connect import connect
+from shared.db.url import parse_database_url
 from tests.api.conftest import User
 from tests.api.events import Reply
 from tests.support.faults import FaultProxy
@@ -32,7 +32,7 @@ MODES = {"nullpool": "false", "reuse": "true"}
 MARGIN = 0.5  # seconds of slack on any time bound: scheduling, TLS, the 503 itself
 QUERY_TIMEOUT = 2.0
 RECOVERY_SECONDS = 5.0
-BACKOFF = 0.25  # shared/db.py: first retry waits 0.25 s, doubling
+BACKOFF = 0.25  # shared/db/connect.py: first retry waits 0.25 s, doubling
 
 
 @contextmanager

@@ -23,9 +23,9 @@ from typing import Any
 import neon_local
 import pytest
 
-from shared.db import get_engine
-from shared.observability import logger
-from shared.settings import get_settings
+from shared.core.observability import logger
+from shared.core.settings import get_settings
+from shared.db.engine import get_engine
 from tests.api.conftest import Output, Secrets, User
 from tests.api.events import Reply
 

@@ -8,9 +8,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from shared.api.app import Route
-from shared.db import get_engine, is_unavailable
-from shared.errors import DatabaseUnavailable
-from shared.observability import logger
+from shared.core.errors import DatabaseUnavailable
+from shared.core.observability import logger
+from shared.db.engine import get_engine
+from shared.db.failures import is_unavailable
 
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"description": "The database is unreachable"}

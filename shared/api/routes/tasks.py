@@ -9,12 +9,12 @@ from fastapi import Body, Response, status
 from pydantic import Strict
 from sqlmodel import SQLModel
 
-from shared import tasks as crud
 from shared.api.app import Route
 from shared.api.deps import Limit, Offset, OwnerId, SessionDep, TaskId
-from shared.errors import NotFound
-from shared.models import Task, TaskCreate, TaskPublic, TaskReplace, TaskUpdate
-from shared.tasks import Order, SortKey, Status
+from shared.core.errors import NotFound
+from shared.tasks import crud
+from shared.tasks.crud import Order, SortKey, Status
+from shared.tasks.models import Task, TaskCreate, TaskPublic, TaskReplace, TaskUpdate
 
 TAG = "tasks"
 PATH = "/api/{user_id}/tasks"

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from shared.errors import ConfigurationError
+from shared.core.errors import ConfigurationError
 
 ChannelBinding = Literal["disable", "prefer", "require"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "schema.toml"
+SPEC_PATH = Path(__file__).resolve().parents[2] / "specs" / "schema.toml"
 
 TYPES = ("integer", "string", "text", "boolean", "timestamptz")
 INPUTS = ("required", "optional", "update", "none")

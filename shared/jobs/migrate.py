@@ -12,10 +12,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, func, select
 from sqlmodel import SQLModel
 
-import shared.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from shared.db import create_db_engine, translate_errors
-from shared.dburl import ConnectParams, parse_database_url
-from shared.settings import Settings
+import shared.tasks.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from shared.core.settings import Settings
+from shared.db.engine import create_db_engine
+from shared.db.failures import translate_errors
+from shared.jobs.target import migration_target
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same for every concurrent migrate run.
@@ -38,18 +39,6 @@ class MigrationReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action, **asdict(self)}
-
-
-def migration_target(settings: Settings) -> tuple[ConnectParams, str]:
-    """Where to migrate: the direct endpoint when configured or derivable, else the pooled one."""
-    if settings.database_url_direct is not None:
-        direct = settings.database_url_direct.get_secret_value()
-        return parse_database_url(direct, name="DATABASE_URL_DIRECT"), "direct"
-    url = settings.database_url.get_secret_value() if settings.database_url else None
-    pooled = parse_database_url(url)
-    if pooled.is_neon_pooler:
-        return pooled.direct(), "direct (derived from DATABASE_URL)"
-    return pooled, "pooled"
 
 
 def migrate(settings: Settings) -> MigrationReport:

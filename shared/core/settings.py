@@ -7,7 +7,7 @@ from functools import lru_cache
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.errors import ConfigurationError
+from shared.core.errors import ConfigurationError
 
 
 class Settings(BaseSettings):
@@ -46,3 +46,11 @@ def get_settings() -> Settings:
             f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+def reset_settings() -> None:
+    """Forget the loaded settings: the next ``get_settings()`` reads the environment again.
+
+    For tests and tools that change the environment; a Lambda container never needs it.
+    """
+    get_settings.cache_clear()

@@ -14,8 +14,8 @@ import ssl
 import struct
 import sys
 
-from shared.dburl import ConnectParams
-from shared.errors import DatabaseUnavailable
+from shared.core.errors import DatabaseUnavailable
+from shared.db.url import ConnectParams
 
 # The protocol's SSLRequest: length 8, then the magic code 80877103.
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)

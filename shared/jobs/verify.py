@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, table, text
 
-from shared.db import create_db_engine, translate_errors
-from shared.migrate import migration_target
-from shared.schema_spec import Column, Table, load_spec
-from shared.settings import Settings
+from shared.core.settings import Settings
+from shared.db.engine import create_db_engine
+from shared.db.failures import translate_errors
+from shared.jobs.schema_spec import Column, Table, load_spec
+from shared.jobs.target import migration_target
 
 _COLUMNS = text("""
     SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,

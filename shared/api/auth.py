@@ -33,13 +33,13 @@ from urllib.parse import urlsplit
 import jwt
 from jwt.exceptions import InvalidSubjectError
 
-from shared.errors import (
+from shared.core.errors import (
     AppError,
     AuthenticationError,
     ConfigurationError,
     PermissionDenied,
 )
-from shared.settings import Settings
+from shared.core.settings import Settings
 
 if TYPE_CHECKING:
     from jwt.types import Options
@@ -117,6 +117,12 @@ def authorize(user_id: str, path_user_id: str) -> None:
     """Raise PermissionDenied unless the path's user id is the token's subject."""
     if not path_user_id or user_id != path_user_id:
         raise PermissionDenied("not allowed to access another user's data")
+
+
+def reset_key_cache() -> None:
+    """Forget the verifiers and fetched key sets: the next token re-reads the settings."""
+    _verifier.cache_clear()
+    _jwks_client.cache_clear()
 
 
 @lru_cache(maxsize=8)

@@ -7,19 +7,19 @@ clients' unnamed statements get mixed up. Here the whole statement (Parse, Bind,
 Describe portal, Execute, Sync) goes in one flight: one round trip, one implicit
 transaction, one server connection. The rest of pg8000 is used as it is.
 
-A SCRAM login derives the client's key with 4,096 rounds of PBKDF2 and normalises the
-user name and password with SASLprep: about 1 ms of CPU on every NullPool request. Both
-are pure functions of the credentials and of the salt and iteration count the server
-keeps for the role, so each process computes them once.
+This is the one module that relies on pg8000's internals (its message helpers and the
+connection's private socket and state); pg8000 is pinned, and the round-trip and driver
+tests fail when an upgrade changes what is used here. SCRAM logins use
+``shared.db.scramp_adapter``'s client, which derives each key once per process.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import socket
+import ssl
 from typing import Any
 
 import pg8000.dbapi
-import scramp.core
 from pg8000.converters import make_params
 from pg8000.core import (
     BIND,
@@ -27,6 +27,7 @@ from pg8000.core import (
     EXECUTE_MSG,
     NULL_BYTE,
     PARSE,
+    PASSWORD,
     PORTAL,
     SYNC_MSG,
     Context,
@@ -37,27 +38,13 @@ from pg8000.core import (
     i_pack,
 )
 
-from shared.dburl import ChannelBinding
+from shared.db.scramp_adapter import CachedKeyScramClient
+from shared.db.url import ChannelBinding
+
+__all__ = ["SingleFlightConnection"]
 
 _SASL = 10
 _PLUS = "-PLUS"
-
-_pbkdf2 = scramp.core.hi
-
-
-@lru_cache(maxsize=8)
-def _salted_password(hash_function: Any, password: bytes, salt: bytes, rounds: int) -> bytes:
-    return bytes(_pbkdf2(hash_function, password, salt, rounds))
-
-
-def _cached_hi(hash_function: Any, password: bytes, salt: bytes, rounds: Any) -> bytes:
-    # A new salt (a password reset) or password is a new key: no stale entry is ever used.
-    return _salted_password(hash_function, password, salt, int(rounds))
-
-
-# scramp looks both functions up by these names on every login.
-scramp.core.hi = _cached_hi
-scramp.core.saslprep = lru_cache(maxsize=16)(scramp.core.saslprep)
 
 
 class SingleFlightConnection(pg8000.dbapi.Connection):  # type: ignore[misc]  # untyped base
@@ -107,11 +94,34 @@ class SingleFlightConnection(pg8000.dbapi.Connection):  # type: ignore[misc]  # 
             super().commit()
 
     def handle_AUTHENTICATION_REQUEST(self, data: bytes, context: Context) -> None:  # noqa: N802
-        if self.channel_binding == "disable" and int.from_bytes(data[:4], "big") == _SASL:
-            mechanisms = data[4:-2].split(NULL_BYTE)
-            kept = [m for m in mechanisms if not m.decode("ascii").endswith(_PLUS)]
-            data = data[:4] + NULL_BYTE.join(kept) + NULL_BYTE + NULL_BYTE
-        super().handle_AUTHENTICATION_REQUEST(data, context)
+        if int.from_bytes(data[:4], "big") != _SASL:
+            super().handle_AUTHENTICATION_REQUEST(data, context)
+            return
+        # AuthenticationSASL, answered as pg8000 does but with the cached-key client; the
+        # continue and final steps are pg8000's own, driven by self.auth.
+        mechanisms = [m.decode("ascii") for m in data[4:-2].split(NULL_BYTE)]
+        if self.channel_binding == "disable":
+            mechanisms = [m for m in mechanisms if not m.endswith(_PLUS)]
+        binding = None
+        if isinstance(self._usock, ssl.SSLSocket):
+            binding = ("tls-server-end-point", self._usock)
+        user, password = self.user.decode("utf8"), (self.password or b"").decode("utf8")
+        self.auth = CachedKeyScramClient(mechanisms, user, password, channel_binding=binding)
+        initial = self.auth.get_client_first().encode("utf8")
+        mechanism = self.auth.mechanism_name.encode("ascii") + NULL_BYTE
+        self._send_message(PASSWORD, mechanism + i_pack(len(initial)) + initial)
+        _flush(self._sock)
+
+    @property
+    def socket(self) -> socket.socket:
+        """The connection's network socket (an ``ssl.SSLSocket`` once TLS is negotiated)."""
+        sock: socket.socket = self._usock
+        return sock
+
+    @property
+    def tls_socket(self) -> ssl.SSLSocket | None:
+        """The TLS socket, or None on a plaintext connection."""
+        return self._usock if isinstance(self._usock, ssl.SSLSocket) else None
 
     @property
     def auth_mechanism(self) -> str | None:

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, func, not_, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, delete, insert, select, update
 
-from shared.models import Task, TaskCreate
+from shared.tasks.models import Task, TaskCreate
 
 Status = Literal["all", "pending", "completed"]
 SortKey = Literal["created_at", "updated_at", "title"]

@@ -7,10 +7,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from shared.boot import resume_collector
-from shared.errors import AppError
-from shared.observability import logger
-from shared.settings import get_settings
+from shared.core.boot import resume_collector
+from shared.core.errors import AppError
+from shared.core.observability import logger
+from shared.core.settings import get_settings
 
 
 class SchemaMismatch(AppError):
@@ -19,7 +19,7 @@ class SchemaMismatch(AppError):
 
 def migrate_job() -> dict[str, Any]:
     """Upgrade the database to the spec; returns the migration report."""
-    from shared.migrate import migrate
+    from shared.jobs.migrate import migrate
 
     report = migrate(get_settings()).to_dict()
     logger.info("migrate finished", extra={"report": report})
@@ -28,7 +28,7 @@ def migrate_job() -> dict[str, Any]:
 
 def verify_job() -> dict[str, Any]:
     """Check the database against the spec; raises SchemaMismatch on any difference."""
-    from shared.verify import verify
+    from shared.jobs.verify import verify
 
     report = verify(get_settings())
     logger.info("verify finished", extra={"report": report.to_dict()})

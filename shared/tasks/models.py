@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Strict, StringConstraints, field_validator
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
-from shared.validation import NullMeansOmitted, as_utc, storable_text
+from shared.tasks.validation import NullMeansOmitted, as_utc, storable_text
 
 TASKS_USER_ID_MAX_LENGTH = 255
 TASKS_TITLE_MAX_LENGTH = 255

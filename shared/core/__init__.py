@@ -1,0 +1,1 @@
+"""What every function needs first: settings, the exception hierarchy, logging and metrics."""

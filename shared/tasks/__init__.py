@@ -1,0 +1,1 @@
+"""The tasks entity: its generated SQLModel family, validation and data functions."""
