@@ -17,62 +17,27 @@ import contextlib
 import importlib
 import json
 import os
-import re
 import sys
 import time
 import uuid
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from infra.routes import Route, routes  # noqa: E402  (run as a script: ROOT is on the path now)
 
 DEV_USER = "demo-user"
 JWKS_PATH = "/api/auth/jwks"
 _AUTH_ENV = ("BETTER_AUTH_URL", "AUTH_JWKS_URL", "BETTER_AUTH_SECRET")
 
 
-@dataclass(frozen=True)
-class Route:
-    """One httpApi event of serverless.yml, bound to its function's handler path."""
-
-    method: str
-    pattern: re.Pattern[str]
-    template: str
-    handler: str
-
-    def match(self, method: str, path: str) -> dict[str, str] | None:
-        found = self.pattern.fullmatch(path) if method == self.method else None
-        return None if found is None else found.groupdict()
-
-
-def load_routes(config: Path = ROOT / "serverless.yml") -> list[Route]:
+def load_routes() -> list[Route]:
     """Every httpApi route declared in serverless.yml."""
-    functions = yaml.safe_load(config.read_text(encoding="utf-8"))["functions"]
-    return [
-        _route(*_method_and_path(event["httpApi"]), spec["handler"])
-        for spec in functions.values()
-        for event in spec.get("events") or []
-        if isinstance(event, dict) and "httpApi" in event
-    ]
-
-
-def _method_and_path(api: str | dict[str, str]) -> tuple[str, str]:
-    # serverless.yml allows "GET /path" or {method: GET, path: /path}.
-    if isinstance(api, str):
-        method, path = api.split(" ", 1)
-        return method.upper(), path.strip()
-    return api["method"].upper(), api["path"]
-
-
-def _route(method: str, template: str, handler: str) -> Route:
-    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
-    return Route(method, re.compile(regex), template, handler)
+    return list(routes())
 
 
 def invoke(handler_path: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +85,7 @@ def build_event(
         "rawQueryString": url.query,
         "headers": headers,
         "queryStringParameters": dict(parse_qsl(url.query)) or None,
-        "pathParameters": route.match(method, url.path) or None,
+        "pathParameters": route.match(url.path) or None,
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",
@@ -179,7 +144,8 @@ class Gateway(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
-        route = next((r for r in self.routes if r.match(self.command, path) is not None), None)
+        found = (r for r in self.routes if r.method == self.command and r.match(path) is not None)
+        route = next(found, None)
         if route is None:
             return self._send(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
         headers = {k.lower(): v for k, v in self.headers.items()}

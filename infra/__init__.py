@@ -1,0 +1,1 @@
+"""Tooling: the local stack and gateway, packaging, deployment, code generation."""
