@@ -34,10 +34,12 @@ import jwt
 from jwt.exceptions import InvalidSubjectError
 
 from shared.core.errors import (
-    AppError,
     AuthenticationError,
     ConfigurationError,
+    KeySetUnavailable,
+    MissingToken,
     PermissionDenied,
+    TokenExpired,
 )
 from shared.core.settings import Settings
 
@@ -78,7 +80,6 @@ _NOT_CONFIGURED = (
     "(JWKS mode), or BETTER_AUTH_SECRET (HS256 mode)"
 )
 _REJECTIONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
-    (jwt.ExpiredSignatureError, "token expired"),
     (jwt.ImmatureSignatureError, "token not yet valid"),
     (jwt.InvalidIssuerError, "token issuer not accepted"),
     (jwt.InvalidAudienceError, "token audience not accepted"),
@@ -86,13 +87,6 @@ _REJECTIONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
     (jwt.InvalidAlgorithmError, "token algorithm not allowed"),
     (InvalidSubjectError, "token has an invalid subject"),
 )
-
-
-class KeySetUnavailable(AppError):
-    """The auth server's key set could not be fetched or read: our dependency failed."""
-
-    status_code = 503
-    retry_after_seconds = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +110,7 @@ def authenticate(authorization: str | None, settings: Settings) -> str:
 def authorize(user_id: str, path_user_id: str) -> None:
     """Raise PermissionDenied unless the path's user id is the token's subject."""
     if not path_user_id or user_id != path_user_id:
-        raise PermissionDenied("not allowed to access another user's data")
+        raise PermissionDenied
 
 
 def reset_key_cache() -> None:
@@ -206,7 +200,7 @@ def _jwks_algorithms(raw: str) -> tuple[str, ...]:
 def _bearer_token(authorization: str | None) -> str:
     """Extract the JWT from ``Bearer <jwt>``; the scheme is case-insensitive (RFC 9110)."""
     if not authorization or not authorization.strip():
-        raise AuthenticationError("missing bearer token")
+        raise MissingToken
     if len(authorization) > MAX_HEADER_LENGTH:
         raise AuthenticationError("authorization header too large")
     parts = authorization.split()
@@ -270,10 +264,12 @@ def _options(verifier: _Verifier) -> Options:
 
 def _rejection(exc: jwt.PyJWTError) -> AuthenticationError:
     """Map a PyJWT failure to a short client-safe error (its own text may echo token parts)."""
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return TokenExpired()
     for kind, message in _REJECTIONS:
         if isinstance(exc, kind):
             return AuthenticationError(message)
-    return AuthenticationError("invalid token")
+    return AuthenticationError()
 
 
 def _subject(claims: dict[str, Any]) -> str:
@@ -297,7 +293,7 @@ def _signing_key(jwks_url: str, kid: str) -> jwt.PyJWK:
         # fault (down, slow, not JSON, no keys), not the caller's.
         client.get_signing_keys()
     except (jwt.PyJWTError, OSError, ValueError) as exc:
-        raise KeySetUnavailable("signing key set unavailable") from exc
+        raise KeySetUnavailable from exc
     try:
         return client.get_signing_key(kid)
     except (
@@ -306,7 +302,7 @@ def _signing_key(jwks_url: str, kid: str) -> jwt.PyJWK:
         OSError,
         ValueError,
     ) as exc:
-        raise KeySetUnavailable("signing key set unavailable") from exc
+        raise KeySetUnavailable from exc
     except jwt.PyJWKClientError:
         raise AuthenticationError("token signed by an unknown key") from None
 

@@ -1,4 +1,4 @@
-"""Every error becomes a JSON ``{"detail": ...}`` response here, and nowhere else.
+"""The exception handlers: every error becomes a ``shared.api.problems`` response here.
 
 No response or log line carries a stack trace, SQL text or a credential: driver errors
 are logged by class and SQLSTATE only.
@@ -16,23 +16,27 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.core.errors import AppError, AuthenticationError, DatabaseUnavailable
+from shared.api.problems import error_body, error_response
+from shared.core.errors import (
+    AppError,
+    BodyNotReadable,
+    DatabaseUnavailable,
+    InternalError,
+    MalformedRequest,
+    MethodNotAllowed,
+    RouteNotFound,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from shared.core.observability import logger
 from shared.db.failures import is_unavailable, sqlstate
 
-_UNAVAILABLE = DatabaseUnavailable("the database is unavailable; try again shortly")
-_NOT_JSON = "the request body must be JSON sent with Content-Type: application/json"
-
-
-def error_response(error: AppError) -> JSONResponse:
-    headers = {}
-    # Any 503 that knows when to come back says so (the database, the auth key set).
-    retry_after = getattr(error, "retry_after_seconds", None)
-    if isinstance(retry_after, int):
-        headers["Retry-After"] = str(retry_after)
-    if isinstance(error, AuthenticationError):
-        headers["WWW-Authenticate"] = "Bearer"  # RFC 9110: every 401 names its scheme
-    return JSONResponse({"detail": str(error)}, status_code=error.status_code, headers=headers)
+# What Starlette and FastAPI raise themselves: an unknown path or method, an unreadable body.
+_HTTP_ERRORS: dict[int, type[AppError]] = {
+    400: BodyNotReadable,
+    404: RouteNotFound,
+    405: MethodNotAllowed,
+}
 
 
 async def app_error(request: Request, exc: Exception) -> JSONResponse:
@@ -47,7 +51,7 @@ async def database_error(request: Request, exc: Exception) -> JSONResponse:
     state = sqlstate(exc)
     if is_unavailable(exc):
         logger.warning("database unavailable", extra={"sqlstate": state})
-        return error_response(_UNAVAILABLE)
+        return error_response(DatabaseUnavailable())
     logger.error("database error", extra={"error": type(exc.orig).__name__, "sqlstate": state})
     return internal_error_response()
 
@@ -59,10 +63,10 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         if refused is not None:
             return refused
     if any(_unparsed_body(e) for e in exc.errors()):
-        return JSONResponse({"detail": _NOT_JSON}, status_code=415)
+        return error_response(UnsupportedMediaType())
     # Echoing the input back could reflect megabytes or secrets: keep where and why only.
     errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
-    return JSONResponse({"detail": errors}, status_code=422)
+    return error_response(ValidationFailed(), detail=errors)
 
 
 def _unauthenticated(request: Request) -> JSONResponse | None:
@@ -86,11 +90,17 @@ def _unparsed_body(error: Any) -> bool:
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    kind = _HTTP_ERRORS.get(exc.status_code)
+    if kind is None:  # nothing in the contract raises another status this way
+        logger.error("unexpected HTTP error", extra={"status": exc.status_code})
+        return internal_error_response()
+    response = error_response(kind(str(exc.detail)))
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def internal_error_response() -> JSONResponse:
-    return JSONResponse({"detail": "internal error"}, status_code=500)
+    return error_response(InternalError())
 
 
 def unreadable_event(exc: Exception) -> dict[str, Any]:
@@ -104,7 +114,7 @@ def unreadable_event(exc: Exception) -> dict[str, Any]:
     return {
         "statusCode": 400,
         "headers": {"content-type": "application/json"},
-        "body": json.dumps({"detail": "malformed request"}),
+        "body": json.dumps(error_body(MalformedRequest())),
         "isBase64Encoded": False,
     }
 

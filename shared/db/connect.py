@@ -136,4 +136,4 @@ def _classify(exc: BaseException) -> tuple[bool, str]:
         return True, "the database named in the connection URL does not exist"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return True, "the database server's TLS certificate could not be verified"
-    return False, "the database is unavailable; try again shortly"
+    return False, DatabaseUnavailable.detail

@@ -42,5 +42,5 @@ def translate_errors() -> Iterator[None]:
     except (DBAPIError, OSError) as exc:
         if is_unavailable(exc):
             logger.warning("database unavailable", extra={"error": type(exc).__name__})
-            raise DatabaseUnavailable("the database is unavailable; try again shortly") from None
+            raise DatabaseUnavailable from None
         raise

@@ -37,6 +37,13 @@ from .events import Reply
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 UNAVAILABLE = "the database is unavailable; try again shortly"
+# /health's fields, and the error body every 503 has.
+HEALTH_DOWN = {
+    "status": "error",
+    "database": "unavailable",
+    "detail": UNAVAILABLE,
+    "code": "DATABASE_UNAVAILABLE",
+}
 
 
 def _configure(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
@@ -97,7 +104,7 @@ def test_every_route_is_503_while_the_pooler_is_down_and_recovers(
     for name, reply in replies.items():
         assert reply.status == 503, name
         _assert_unavailable(reply)
-    assert (checked.status, checked.json()) == (503, {"status": "error", "database": "unavailable"})
+    assert (checked.status, checked.json()) == (503, HEALTH_DOWN)
     assert checked.headers["retry-after"] == "5"
     # AND the health failure was logged under its request's correlation id
     logged = {(r["level"], r["message"]) for r in _logged(output, "health-while-down")}
@@ -256,7 +263,7 @@ def test_a_health_check_whose_statement_times_out_is_503(
     # WHEN the health check runs
     reply = client(health.handler, "GET", "/health", request_id="health-timed-out")
     # THEN it reports the database unavailable, with Retry-After, and logs why
-    assert (reply.status, reply.json()) == (503, {"status": "error", "database": "unavailable"})
+    assert (reply.status, reply.json()) == (503, HEALTH_DOWN)
     assert reply.headers["retry-after"] == "5"
     logged = {(r["message"], r.get("error")) for r in _logged(output, "health-timed-out")}
     assert ("health check: database unavailable", "TimeoutError") in logged

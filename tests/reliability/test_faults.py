@@ -103,7 +103,10 @@ def _titles(stack: neon_local.Stack, user: User) -> list[str]:
 def _assert_unavailable(reply: Reply) -> None:
     assert reply.status == 503, reply.text
     assert reply.headers.get("retry-after") == str(DatabaseUnavailable.retry_after_seconds)
-    assert reply.json() == {"detail": "the database is unavailable; try again shortly"}
+    assert reply.json() == {
+        "detail": "the database is unavailable; try again shortly",
+        "code": "DATABASE_UNAVAILABLE",
+    }
 
 
 # --------------------------------------------------------------------------- outages

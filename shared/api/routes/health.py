@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from shared.api.app import Route
+from shared.api.problems import error_response, openapi_responses
 from shared.core.errors import DatabaseUnavailable
 from shared.core.observability import logger
 from shared.db.engine import get_engine
 from shared.db.failures import is_unavailable
 
-_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"description": "The database is unreachable"}
-}
-health = Route("GET", "/health", tags=["health"], responses=_UNAVAILABLE)
+health = Route(
+    "GET", "/health", tags=["health"], responses=openapi_responses([DatabaseUnavailable])
+)
+# The fields /health has always answered with, beside the error body's own.
+_DOWN = {"status": "error", "database": "unavailable"}
 
 
 @health
@@ -29,7 +29,5 @@ async def check_health() -> JSONResponse:
         if not is_unavailable(exc):
             raise
         logger.warning("health check: database unavailable", extra={"error": type(exc).__name__})
-        retry = str(DatabaseUnavailable.retry_after_seconds)
-        body = {"status": "error", "database": "unavailable"}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": retry})
+        return error_response(DatabaseUnavailable(), extra=_DOWN)
     return JSONResponse({"status": "ok", "database": "ok"})

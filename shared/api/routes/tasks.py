@@ -11,7 +11,20 @@ from sqlmodel import SQLModel
 
 from shared.api.app import Route
 from shared.api.deps import Limit, Offset, OwnerId, SessionDep, TaskId
-from shared.core.errors import NotFound
+from shared.api.problems import openapi_responses
+from shared.core.errors import (
+    AppError,
+    AuthenticationError,
+    BodyNotReadable,
+    DatabaseUnavailable,
+    KeySetUnavailable,
+    MissingToken,
+    NotFound,
+    PermissionDenied,
+    TokenExpired,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from shared.tasks import crud
 from shared.tasks.crud import Order, SortKey, Status
 from shared.tasks.models import Task, TaskCreate, TaskPublic, TaskReplace, TaskUpdate
@@ -19,37 +32,40 @@ from shared.tasks.models import Task, TaskCreate, TaskPublic, TaskReplace, TaskU
 TAG = "tasks"
 PATH = "/api/{user_id}/tasks"
 ITEM = PATH + "/{task_id}"
-Responses = dict[int | str, dict[str, Any]]
-_AUTH: Responses = {
-    401: {"description": "Missing or invalid bearer token"},
-    403: {"description": "The path's user id is not the token's"},
-}
-_MISSING: Responses = {404: {"description": "No such task of yours"}}
-_BODY: Responses = {
-    400: {"description": "The body could not be read (not UTF-8)"},
-    415: {"description": "The body is not sent as application/json"},
-}
-_UNAVAILABLE: Responses = {
-    503: {"description": "The database is unavailable; retry after Retry-After seconds"}
-}
-_COMMON = _AUTH | _UNAVAILABLE
+# What every task route can answer besides its success, and what body routes add.
+_COMMON: tuple[type[AppError], ...] = (
+    MissingToken,
+    AuthenticationError,
+    TokenExpired,
+    PermissionDenied,
+    ValidationFailed,
+    DatabaseUnavailable,
+    KeySetUnavailable,
+)
+_BODY = (BodyNotReadable, UnsupportedMediaType)
+_MISSING = (NotFound,)
+
+
+def _errors(*kinds: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    return openapi_responses(_COMMON + kinds)
+
 
 _ONE = {"response_model": TaskPublic, "tags": [TAG]}
-list_tasks = Route("GET", PATH, response_model=list[TaskPublic], tags=[TAG], responses=_COMMON)
+list_tasks = Route("GET", PATH, response_model=list[TaskPublic], tags=[TAG], responses=_errors())
 create_task = Route(
-    "POST", PATH, **_ONE, status_code=status.HTTP_201_CREATED, responses=_COMMON | _BODY
+    "POST", PATH, **_ONE, status_code=status.HTTP_201_CREATED, responses=_errors(*_BODY)
 )
-get_task = Route("GET", ITEM, **_ONE, responses=_COMMON | _MISSING)
-replace_task = Route("PUT", ITEM, **_ONE, responses=_COMMON | _MISSING | _BODY)
-update_task = Route("PATCH", ITEM, **_ONE, responses=_COMMON | _MISSING | _BODY)
-complete_task = Route("PATCH", ITEM + "/complete", **_ONE, responses=_COMMON | _MISSING | _BODY)
+get_task = Route("GET", ITEM, **_ONE, responses=_errors(*_MISSING))
+replace_task = Route("PUT", ITEM, **_ONE, responses=_errors(*_MISSING, *_BODY))
+update_task = Route("PATCH", ITEM, **_ONE, responses=_errors(*_MISSING, *_BODY))
+complete_task = Route("PATCH", ITEM + "/complete", **_ONE, responses=_errors(*_MISSING, *_BODY))
 delete_task = Route(
     "DELETE",
     ITEM,
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     tags=[TAG],
-    responses=_COMMON | _MISSING,
+    responses=_errors(*_MISSING),
 )
 ALL = (list_tasks, create_task, get_task, replace_task, update_task, complete_task, delete_task)
 
@@ -62,7 +78,7 @@ class TaskCompletion(SQLModel):
 
 def _found(task: Task | None) -> TaskPublic:
     if task is None:
-        raise NotFound("task not found")
+        raise NotFound
     return TaskPublic.model_validate(task)
 
 
@@ -137,4 +153,4 @@ async def complete_user_task(
 async def delete_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> None:
     """Delete one of the user's tasks."""
     if not crud.delete_task(session, user_id=user_id, task_id=task_id):
-        raise NotFound("task not found")
+        raise NotFound

@@ -1,0 +1,75 @@
+"""The one shape of every error response, and its OpenAPI entries, from shared.core.errors.
+
+A body is ``{"detail": ..., "code": "<STABLE_CODE>"}``: ``detail`` is what it always was
+(a sentence, or FastAPI's list of validation issues), ``code`` is what clients match on.
+Every 503 says when to come back (``Retry-After``), every 401 names its scheme.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from shared.core.errors import AppError, AuthenticationError, ServiceUnavailable
+
+__all__ = ["ErrorBody", "ValidationIssue", "error_body", "error_response", "openapi_responses"]
+
+Responses = dict[int | str, dict[str, Any]]
+
+
+class ValidationIssue(BaseModel):
+    """Where a value was refused and why (FastAPI's shape, without echoing the input)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response's body."""
+
+    detail: str | list[ValidationIssue]
+    code: str
+
+
+def error_body(error: AppError, detail: Any = None) -> dict[str, Any]:
+    """The JSON body for ``error``; ``detail`` replaces its sentence (validation issues)."""
+    return {"detail": str(error) if detail is None else detail, "code": error.code}
+
+
+def error_response(
+    error: AppError, *, detail: Any = None, extra: dict[str, Any] | None = None
+) -> JSONResponse:
+    """The response for ``error``; ``extra`` adds fields a route has always sent (health)."""
+    headers = {}
+    if isinstance(error, ServiceUnavailable):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    if isinstance(error, AuthenticationError):
+        headers["WWW-Authenticate"] = "Bearer"  # RFC 9110: every 401 names its scheme
+    body = error_body(error, detail) | (extra or {})
+    return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+
+def openapi_responses(kinds: Iterable[type[AppError]]) -> Responses:
+    """OpenAPI ``responses`` for the errors a route can answer, one entry per status."""
+    by_status: dict[int, list[type[AppError]]] = {}
+    for kind in kinds:
+        by_status.setdefault(kind.status_code, []).append(kind)
+    return {status: _entry(found) for status, found in sorted(by_status.items())}
+
+
+def _entry(kinds: list[type[AppError]]) -> dict[str, Any]:
+    lines = [f"`{kind.code}`: {_first_line(kind)}" for kind in kinds]
+    entry: dict[str, Any] = {"model": ErrorBody, "description": "<br>".join(lines)}
+    if any(issubclass(kind, ServiceUnavailable) for kind in kinds):
+        entry["headers"] = {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+        }
+    return entry
+
+
+def _first_line(kind: type[AppError]) -> str:
+    return (kind.__doc__ or kind.detail).strip().splitlines()[0]
