@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
-STACK := $(PY) infra/neon_local.py
+STACK := $(PY) -m infra.neon_local
 STAGE ?= dev
 REGION ?=
 SSM_PREFIX ?=
@@ -22,7 +22,7 @@ help:  ## list the targets
 test: bootstrap lint typecheck schema-check scan pytest  ## everything CI checks (the test command)
 
 run: bootstrap stack-start migrate  ## serve the API locally on 127.0.0.1 (the run command)
-	$(WITH_STACK_ENV) $(PY) infra/local_gateway.py
+	$(WITH_STACK_ENV) $(PY) -m infra.local_gateway
 
 bootstrap:  ## virtualenv, Python and npm packages (idempotent)
 	@infra/bootstrap.sh
@@ -35,13 +35,13 @@ typecheck:  ## mypy --strict over the whole tree
 	$(PY) -m mypy
 
 schema:  ## regenerate shared/tasks/models.py from specs/schema.toml
-	$(PY) infra/schemagen.py
+	$(PY) -m infra.schemagen
 
 schema-check:  ## fail when shared/tasks/models.py no longer matches the spec
-	$(PY) infra/schemagen.py --check
+	$(PY) -m infra.schemagen --check
 
 scan:  ## fail on anything that looks like a real credential
-	$(PY) infra/scan_secrets.py
+	$(PY) -m infra.scan_secrets
 
 pytest:  ## the test suites (they start their own private database stack)
 	$(PY) -m pytest
@@ -65,10 +65,10 @@ bench: bootstrap  ## measure round trips, latency, cold start, memory, throughpu
 	$(PY) -m bench.run
 
 deploy: bootstrap  ## deploy STAGE to AWS, then run its migrate and verify (fails loudly)
-	$(PY) infra/deploy.py deploy --stage $(STAGE) $(REGION_FLAG) $(if $(SSM_PREFIX),--ssm-prefix $(SSM_PREFIX)) -- $(DEPLOY_ARGS)
+	$(PY) -m infra.deploy deploy --stage $(STAGE) $(REGION_FLAG) $(if $(SSM_PREFIX),--ssm-prefix $(SSM_PREFIX)) -- $(DEPLOY_ARGS)
 
 deploy-jobs: bootstrap  ## run migrate, then verify, on the deployed STAGE
-	$(PY) infra/deploy.py jobs --stage $(STAGE) $(REGION_FLAG)
+	$(PY) -m infra.deploy jobs --stage $(STAGE) $(REGION_FLAG)
 
 package: bootstrap  ## build STAGE's CloudFormation template and Lambda zips offline
 	PYTHON=$(PY) $(OSLS) package --stage $(STAGE) $(REGION_FLAG)

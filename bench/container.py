@@ -19,14 +19,12 @@ import traceback
 from collections import Counter as Tally
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from bench.api import CYCLE, OPERATIONS, Session, load_handlers
 from bench.report import percentile
 from tests.support.flights import Counters
 
-ROOT = Path(__file__).resolve().parent.parent
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 COUNT_RTT = 0.001  # seconds of emulated RTT while round trips are counted
 
@@ -53,8 +51,8 @@ def isolate(env: dict[str, str]) -> None:
     checkout, so a developer's ``.env`` file there cannot change what is measured.
     Stdout (Powertools' log lines and metrics) goes to /dev/null.
     """
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
+    # The import path must mean the same once the working directory has changed.
+    sys.path[:] = [os.path.abspath(entry) for entry in sys.path]
     os.chdir(tempfile.gettempdir())
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)

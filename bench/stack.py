@@ -5,17 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "infra") not in sys.path:
-    sys.path.insert(0, str(ROOT / "infra"))
+from infra import neon_local
 
-import neon_local  # noqa: E402  (infra/ is a folder of tools, not a package)
+ROOT = Path(__file__).resolve().parent.parent
 
 POOL_SIZE = 5
 

@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """Deploy a stage, then run its migrate and verify functions; fail loudly if any step fails.
 
-    python infra/deploy.py deploy --stage prod [--region R] [--ssm-prefix /todo-api/prod]
+    python -m infra.deploy deploy --stage prod [--region R] [--ssm-prefix /todo-api/prod]
                                   [-- EXTRA CLI ARGS, e.g. --param snapStart=true]
-    python infra/deploy.py jobs --stage prod [--region R]     # migrate + verify only
+    python -m infra.deploy jobs --stage prod [--region R]     # migrate + verify only
 
 ``deploy`` checks the environment first (DATABASE_URL present and well formed, so a
 typo fails here rather than in Lambda), runs ``osls deploy`` (the pinned CLI in
@@ -32,16 +31,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from shared.core.errors import ConfigurationError  # noqa: E402
-from shared.db.url import parse_database_url  # noqa: E402  (needs ROOT on sys.path)
+from shared.core.errors import ConfigurationError
+from shared.db.url import parse_database_url
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_lambda.type_defs import InvocationResponseTypeDef
     from mypy_boto3_ssm import SSMClient
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SERVICE = "todo-api"  # serverless.yml's `service`; functions are SERVICE-STAGE-NAME
 JOBS = ("migrate", "verify")

@@ -21,14 +21,10 @@ import sys
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from infra.routes import Route, routes  # noqa: E402  (run as a script: ROOT is on the path now)
+from infra.routes import Route, routes
 
 DEV_USER = "demo-user"
 JWKS_PATH = "/api/auth/jwks"

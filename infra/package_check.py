@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Check built Lambda zips: right machine code, right Python, shipped bytecode, sizes.
 
-    python infra/package_check.py --arch arm64 .build/arm64/*.zip
+    python -m infra.package_check --arch arm64 .build/arm64/*.zip
 
 Lambda loads whatever is in the zip: a wheel for the wrong architecture or CPython
 fails only at import time in AWS, and a missing or stale ``.pyc`` quietly costs every

@@ -1,7 +1,7 @@
 """Generate shared/tasks/models.py from specs/schema.toml (the schema's source of truth).
 
-    python infra/schemagen.py           # rewrite shared/tasks/models.py
-    python infra/schemagen.py --check   # exit 1 when the committed file is stale
+    python -m infra.schemagen           # rewrite shared/tasks/models.py
+    python -m infra.schemagen --check   # exit 1 when the committed file is stale
 
 For each table it writes the model family the API uses: ``<M>Base`` (fields clients
 send), ``<M>Create``, ``<M>Replace`` (PUT), ``<M>Update`` (PATCH), the table model
@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared.jobs.schema_spec import Column, Table, load_spec
 

@@ -18,7 +18,7 @@ const DATABASE_URL_MISSING =
   '(Neon console > Connect > "Pooled connection", host ending in -pooler), e.g.\n' +
   "  export DATABASE_URL='postgresql://<user>:<password>@<endpoint>-pooler.<region>.aws.neon.tech/<database>" +
   "?sslmode=require&channel_binding=require'\n" +
-  'or run `python infra/deploy.py deploy --stage STAGE --ssm-prefix /todo-api/STAGE`. ' +
+  'or run `python -m infra.deploy deploy --stage STAGE --ssm-prefix /todo-api/STAGE`. ' +
   'Nothing was packaged or uploaded.';
 
 class TodoApiPackaging {
@@ -69,21 +69,21 @@ class TodoApiPackaging {
 
   build(only) {
     const python = this.python();
-    const result = spawnSync(python, ['infra/package_build.py', '--spec', '-'], {
+    const result = spawnSync(python, ['-m', 'infra.package_build', '--spec', '-'], {
       cwd: this.serverless.serviceDir,
       input: JSON.stringify(this.buildSpec(only)),
       stdio: ['pipe', 'inherit', 'inherit'],
     });
     if (result.error) {
       throw new this.serverless.classes.Error(
-        `could not run ${python} infra/package_build.py: ${result.error.message} ` +
+        `could not run ${python} -m infra.package_build: ${result.error.message} ` +
           '(set PYTHON to the project virtualenv\'s python)',
         'TODO_API_BUILD_NOT_STARTED'
       );
     }
     if (result.status !== 0) {
       throw new this.serverless.classes.Error(
-        `infra/package_build.py failed (exit ${result.status}); see its output above`,
+        `infra.package_build failed (exit ${result.status}); see its output above`,
         'TODO_API_BUILD_FAILED'
       );
     }

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "infra"))
-
-import neon_local  # noqa: E402  (infra/ is a folder of tools, not a package)
-
-from shared.core.settings import get_settings  # noqa: E402
-from shared.db.engine import get_engine  # noqa: E402
-from tests.auth.jwks_server import KeyServer  # noqa: E402
+from infra import neon_local
+from shared.core.settings import get_settings
+from shared.db.engine import get_engine
+from tests.auth.jwks_server import KeyServer
 
 _DB_ENV = ("DATABASE_URL", "DATABASE_URL_DIRECT")
 

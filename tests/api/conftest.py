@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import neon_local
 import pytest
 
 from functions import create_task
+from infra import neon_local
 from shared.api import auth
 from shared.api.handler import LambdaHandler
 from shared.core.observability import logger

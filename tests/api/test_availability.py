@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import neon_local
 import pytest
 from sqlalchemy import text
 
@@ -26,6 +25,7 @@ from functions import (
     replace_task,
     update_task,
 )
+from infra import neon_local
 from shared.core.settings import get_settings
 from shared.db.engine import create_db_engine, get_engine
 from shared.db.pg8000_adapter import SingleFlightConnection

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import neon_local
 import pytest
 from aws_lambda_powertools.logging import logger as powertools_logger
 from aws_lambda_powertools.metrics.provider import cold_start
@@ -20,6 +19,7 @@ from functions import (
     replace_task,
     update_task,
 )
+from infra import neon_local
 from shared.api.handler import LambdaHandler, build_handler
 from shared.api.routes import tasks as routes
 from shared.core.settings import get_settings

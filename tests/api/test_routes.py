@@ -262,6 +262,23 @@ def test_complete_without_a_body_toggles(client: Client, alice: User, version: s
     assert_task(second.json(), id=task["id"], completed=False, title="toggle me")
 
 
+@pytest.mark.parametrize("body", ["{}", "null", "{ }\n"], ids=["empty object", "null", "spaced"])
+def test_complete_with_an_empty_object_or_null_toggles_like_no_body(
+    client: Client, alice: User, body: str
+) -> None:
+    # GIVEN a pending task, and what a frontend sends for body: JSON.stringify({}) (or null)
+    task = client.create(alice, "toggle me")
+    path = alice.task(task["id"]) + "/complete"
+    headers = {"Content-Type": "application/json"}
+    # WHEN alice sends that body twice
+    replies = [
+        client(complete_task.handler, "PATCH", path, token=alice.token, body=body, headers=headers)
+        for _ in range(2)
+    ]
+    # THEN the flag toggles each time, as with no body at all
+    assert [(r.status, r.json()["completed"]) for r in replies] == [(200, True), (200, False)]
+
+
 @pytest.mark.parametrize("value", [True, False])
 def test_complete_with_a_body_sets_the_flag_idempotently(
     client: Client, alice: User, value: bool

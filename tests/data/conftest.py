@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import neon_local
 import pytest
 
+from infra import neon_local
 from tests.support.counting import CountingProxy
 
 # Half a millisecond each way: bytes a client sends without waiting for an answer (its

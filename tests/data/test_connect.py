@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-import neon_local
 import pytest
 
+from infra import neon_local
 from shared.core.errors import DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-import neon_local
 from sqlalchemy import text
 from sqlmodel import Session
 
+from infra import neon_local
 from shared.db.engine import get_engine
 from shared.tasks import crud
 from shared.tasks.models import TaskCreate

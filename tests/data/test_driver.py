@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
-import neon_local
 import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from infra import neon_local
 from shared.core.settings import Settings
 from shared.db.connect import connect
 from shared.db.engine import create_db_engine

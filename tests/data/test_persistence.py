@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import neon_local
+from infra import neon_local
 
 ROOT = Path(__file__).resolve().parents[2]
 

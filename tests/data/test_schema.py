@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
-import neon_local
 import pytest
 from sqlalchemy import text
 
+from infra import neon_local
 from shared.core.settings import Settings
 from shared.db.engine import create_db_engine
 from shared.db.url import parse_database_url

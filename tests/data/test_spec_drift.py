@@ -8,18 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from infra import schemagen
+from shared.jobs.schema_spec import SpecError, load_spec
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "infra"))
-
-import schemagen  # noqa: E402
-
-from shared.jobs.schema_spec import SpecError, load_spec  # noqa: E402
 
 
 def test_committed_models_match_the_spec() -> None:
     # WHEN the generator's check mode runs, as the test command does
     done = subprocess.run(
-        [sys.executable, str(ROOT / "infra" / "schemagen.py"), "--check"],
+        [sys.executable, "-m", "infra.schemagen", "--check"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,

@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
-import neon_local
 import pytest
 
+from infra import neon_local
 from shared.core.errors import DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import package_check
 import pytest
+
+from infra import package_check
 
 ROOT = Path(__file__).resolve().parents[2]
 OSLS = ROOT / "node_modules" / ".bin" / "osls"

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import deploy
 import pytest
 from botocore.exceptions import ReadTimeoutError
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from infra import deploy
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient

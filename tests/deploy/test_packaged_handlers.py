@@ -1,9 +1,9 @@
 """The x86_64 build of the same packaging, unzipped alone, runs each handler.
 
 Each zip is unpacked into an empty, read-only directory (as Lambda's /var/task is) and
-run by a CPython 3.12 in isolated mode without site-packages, so only the package and
-the standard library can be imported. ``-v`` shows whether each module came from the
-shipped bytecode or had to be compiled.
+run by a CPython 3.12 without site-packages and with the package alone on PYTHONPATH, so
+only the package and the standard library can be imported. ``-v`` shows whether each
+module came from the shipped bytecode or had to be compiled.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import neon_local
-import package_build
 import pytest
 
+from infra import neon_local, package_build
 from tests.auth.tokens import SECRET, USER_ID, claims, hs256
 
 from .conftest import Packaged
@@ -31,8 +30,6 @@ from .conftest import Packaged
 PYTHON312 = package_build.find_python312()
 RUNNER = """
 import importlib, json, sys
-package = sys.argv[1]
-sys.path.insert(0, package)
 request = json.load(sys.stdin)
 handler = importlib.import_module(request["module"]).handler
 
@@ -118,10 +115,16 @@ def run(package: Path, module: str, event: dict[str, Any], env: dict[str, str]) 
     """Invoke ``module``'s handler from ``package`` alone, in a fresh CPython 3.12."""
     assert PYTHON312 is not None
     result = subprocess.run(
-        [PYTHON312, "-I", "-S", "-v", "-c", RUNNER, str(package)],
+        [PYTHON312, "-P", "-s", "-S", "-v", "-c", RUNNER],
         input=json.dumps({"module": module, "event": event}),
         cwd=package,
-        env={"PATH": os.environ.get("PATH", ""), "AWS_REGION": "us-east-1", **env},
+        # The child's whole environment; PYTHONPATH names the package alone.
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(package),
+            "AWS_REGION": "us-east-1",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=120,

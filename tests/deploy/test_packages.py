@@ -5,9 +5,9 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-import package_build
-import package_check
 import pytest
+
+from infra import package_build, package_check
 
 from .conftest import Packaged
 

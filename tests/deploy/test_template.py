@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import deploy
 import pytest
+
+from infra import deploy
 
 from .conftest import ROOT, SENTINELS, STAGE, Packaged
 

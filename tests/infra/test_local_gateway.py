@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-import local_gateway
-import neon_local
 import pytest
+
+from infra import local_gateway, neon_local
 
 
 @pytest.fixture

@@ -15,11 +15,9 @@ import pg8000.native
 import pytest
 import scramp
 
-INFRA = Path(__file__).resolve().parents[2] / "infra"
-sys.path.insert(0, str(INFRA))
+from infra import neon_local
 
-import neon_local  # noqa: E402  (infra/ is a folder of tools, not a package)
-
+ROOT = Path(__file__).resolve().parents[2]
 POOL_SIZE = 3
 
 
@@ -56,8 +54,10 @@ def connect(
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(INFRA / "neon_local.py"), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    command = [sys.executable, "-m", "infra.neon_local", *args]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=60, check=False, cwd=ROOT
+    )
 
 
 def test_urls_have_neons_shape(stack: neon_local.Stack) -> None:

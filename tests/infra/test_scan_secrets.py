@@ -6,7 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import scan_secrets
+
+from infra import scan_secrets
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 
-import neon_local
 import pytest
 
+from infra import neon_local
 from shared.core.observability import logger
 from tests.api.conftest import Output, Secrets, Tokens
 from tests.auth.jwks_server import KeyServer

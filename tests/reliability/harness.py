@@ -15,8 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import neon_local
-
 from functions import (
     complete_task,
     create_task,
@@ -27,6 +25,7 @@ from functions import (
     replace_task,
     update_task,
 )
+from infra import neon_local
 from shared.api import auth
 from shared.api.handler import LambdaHandler
 from shared.core.settings import get_settings

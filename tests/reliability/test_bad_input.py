@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import jwt
-import neon_local
 import pytest
 import requests
 import schemathesis
@@ -33,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from functions import docs
+from infra import neon_local
 from tests.api.conftest import User
 from tests.api.events import Reply, http_api_event, invoke
 from tests.auth.tokens import SECRET, b64url, claims, forge, hs256, new_key, sign

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-import neon_local
 import pytest
 
+from infra import neon_local
 from shared.core.errors import DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect

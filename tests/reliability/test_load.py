@@ -20,9 +20,9 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
-import neon_local
 import pytest
 
+from infra import neon_local
 from shared.core.observability import logger
 from shared.core.settings import get_settings
 from shared.db.engine import get_engine

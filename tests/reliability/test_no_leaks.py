@@ -11,9 +11,9 @@ from __future__ import annotations
 import secrets as random
 from urllib.parse import quote
 
-import neon_local
 import pytest
 
+from infra import neon_local
 from tests.api.conftest import Output, Secrets
 
 from .conftest import Configure, logged_records

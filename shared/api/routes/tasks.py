@@ -6,8 +6,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Body, Response, status
-from pydantic import Strict
-from sqlmodel import SQLModel
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from shared.api.app import Route
 from shared.api.deps import Limit, Offset, OwnerId, SessionDep, TaskId
@@ -70,10 +69,20 @@ delete_task = Route(
 ALL = (list_tasks, create_task, get_task, replace_task, update_task, complete_task, delete_task)
 
 
-class TaskCompletion(SQLModel):
-    """Body of PATCH .../complete when it sets the flag instead of toggling it."""
+class TaskCompletion(BaseModel):
+    """Body of PATCH .../complete: ``{}`` toggles, ``{"completed": true|false}`` sets.
 
-    completed: Annotated[bool, Strict()]
+    ``{}`` is what a frontend sends for ``body: JSON.stringify({})``, so it toggles like
+    no body at all; anything else (``null`` for the flag, an unknown field) is a 422.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Pydantic never validates a default: an omitted flag is None (toggle) while an explicit
+    # null is refused, and the schema says boolean only (``bool | None`` would allow null).
+    completed: Annotated[bool, Strict()] = Field(  # type: ignore[assignment]
+        default=None, description="Set the flag to this value; omit it to toggle"
+    )
 
 
 def _found(task: Task | None) -> TaskPublic:
@@ -142,8 +151,8 @@ async def complete_user_task(
     task_id: TaskId,
     body: Annotated[TaskCompletion | None, Body()] = None,
 ) -> TaskPublic:
-    """Toggle completed, or set it when the body says {"completed": true|false}."""
-    if body is None:
+    """Toggle completed (no body, or {}), or set it when the body says {"completed": true|false}."""
+    if body is None or body.completed is None:
         return _found(crud.toggle_task(session, user_id=user_id, task_id=task_id))
     values = {"completed": body.completed}
     return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
