@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.api.events import LambdaContext, http_api_event
-from tests.auth.jwks_server import KeyServer
-from tests.auth.tokens import claims, sign
+from tests.support.events import LambdaContext, http_api_event
+from tests.support.jwks_server import KeyServer
+from tests.support.tokens import claims, sign
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 

@@ -16,8 +16,10 @@ import pytest
 
 from infra import neon_local
 from shared.core.settings import get_settings
-from shared.db.engine import get_engine
-from tests.auth.jwks_server import KeyServer
+from tests.support.client import Secrets
+from tests.support.jwks_server import KeyServer
+from tests.support.output import Output, captured, logged_records
+from tests.support.resets import Configure, new_container
 
 _DB_ENV = ("DATABASE_URL", "DATABASE_URL_DIRECT")
 
@@ -30,7 +32,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[neon_local.Stack
     saved = {name: os.environ.get(name) for name in _DB_ENV}
     os.environ["DATABASE_URL"] = started.database_url
     os.environ["DATABASE_URL_DIRECT"] = started.direct_url
-    _reset_caches()
+    new_container()
     try:
         from shared.jobs.migrate import migrate
 
@@ -48,21 +50,28 @@ def _restore(saved: dict[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    _reset_caches()
-
-
-def _reset_caches() -> None:
-    get_settings.cache_clear()
-    get_engine.cache_clear()
+    new_container()
 
 
 @pytest.fixture
 def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Let a test change the environment: settings and engine are re-read around it."""
-    _reset_caches()
+    """Let a test change the environment: settings, engine and keys are new around it."""
+    new_container()
     yield monkeypatch
     monkeypatch.undo()
-    _reset_caches()
+    new_container()
+
+
+@pytest.fixture
+def configure(fresh_settings: pytest.MonkeyPatch) -> Configure:
+    """Set environment variables (``db_reuse_connection="true"``…) and start a new container."""
+
+    def apply(**env: str) -> None:
+        for name, value in env.items():
+            fresh_settings.setenv(name.upper(), value)
+        new_container()
+
+    return apply
 
 
 @pytest.fixture
@@ -86,3 +95,25 @@ def key_server() -> Iterator[KeyServer]:
     server = KeyServer()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def secrets(stack: neon_local.Stack) -> Secrets:
+    """What must never leak: the database password now, tokens as they are minted."""
+    found = Secrets()
+    found.add(stack.password)
+    return found
+
+
+@pytest.fixture
+def output(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, secrets: Secrets
+) -> Iterator[Output]:
+    """Captured stdout/stderr (Powertools logs, EMF metrics) and stdlib log records.
+
+    At the end of the test none of them may contain a secret.
+    """
+    with captured(capsys) as printed:
+        yield printed
+        secrets.assert_absent(printed.read(), "the printed logs")
+        secrets.assert_absent(logged_records(caplog), "the logging records")

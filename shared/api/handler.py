@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,7 +13,13 @@ from shared.api.app import Route, create_app
 from shared.core.boot import resume_collector
 from shared.core.observability import logger, metrics
 
-LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+class LambdaHandler(Protocol):
+    """A function's entry point; ``operation`` names the metric its successes count."""
+
+    operation: str
+
+    def __call__(self, event: dict[str, Any], context: Any, /) -> dict[str, Any]: ...
 
 
 def build_handler(operation: str, *routes: Route, docs: bool = False) -> LambdaHandler:
@@ -37,5 +42,7 @@ def build_handler(operation: str, *routes: Route, docs: bool = False) -> LambdaH
             metrics.add_metric(name=operation, unit=MetricUnit.Count, value=1)
         return response
 
+    built = cast(LambdaHandler, handler)
+    built.operation = operation
     resume_collector()
-    return cast(LambdaHandler, handler)
+    return built

@@ -19,13 +19,10 @@ from functions import (
     update_task,
 )
 from shared.api.handler import LambdaHandler
-from tests.auth.jwks_server import KeyServer
-from tests.auth.tokens import SECRET, b64url, claims, forge, hs256, new_key, sign
-
-from .conftest import Client, Tokens, User
-from .events import Reply
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+from tests.support.client import Client, Tokens, User
+from tests.support.events import Reply
+from tests.support.jwks_server import KeyServer
+from tests.support.tokens import SECRET, b64url, claims, forge, hs256, new_key, sign
 
 # (handler, method, path suffix after /api/{user_id}/tasks, JSON body)
 Route = tuple[LambdaHandler, str, str, object]

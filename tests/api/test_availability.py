@@ -27,14 +27,13 @@ from functions import (
 )
 from infra import neon_local
 from shared.core.settings import get_settings
-from shared.db.engine import create_db_engine, get_engine
+from shared.db.engine import create_db_engine
 from shared.db.pg8000_adapter import SingleFlightConnection
 from shared.db.url import parse_database_url
-
-from .conftest import Client, Output, User
-from .events import Reply
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+from tests.support.client import Client, User
+from tests.support.events import Reply
+from tests.support.output import Output
+from tests.support.resets import Configure
 
 UNAVAILABLE = "the database is unavailable; try again shortly"
 # /health's fields, and the error body every 503 has.
@@ -46,20 +45,10 @@ HEALTH_DOWN = {
 }
 
 
-def _configure(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-
-
 @pytest.fixture
-def impatient(fresh_settings: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+def impatient(configure: Configure) -> None:
     """One connection attempt and short timeouts, so an outage costs little test time."""
-    _configure(
-        fresh_settings, DB_CONNECT_ATTEMPTS="1", DB_CONNECT_TIMEOUT="0.5", DB_QUERY_TIMEOUT="1"
-    )
-    return fresh_settings
+    configure(db_connect_attempts="1", db_connect_timeout="0.5", db_query_timeout="1")
 
 
 def _every_route(client: Client, user: User, task_id: int) -> dict[str, Reply]:
@@ -178,13 +167,11 @@ class SilentServer:
 
 
 @pytest.fixture
-def sleeping_database(
-    stack: neon_local.Stack, fresh_settings: pytest.MonkeyPatch
-) -> Iterator[SilentServer]:
+def sleeping_database(stack: neon_local.Stack, configure: Configure) -> Iterator[SilentServer]:
     """DATABASE_URL pointing at a server that never completes a login; two short attempts."""
     server = SilentServer()
     url = stack.database_url.replace(f":{stack.pooler_port}/", f":{server.port}/")
-    _configure(fresh_settings, DATABASE_URL=url, DB_CONNECT_ATTEMPTS="2", DB_CONNECT_TIMEOUT="0.3")
+    configure(database_url=url, db_connect_attempts="2", db_connect_timeout="0.3")
     yield server
     server.close()
 
@@ -210,13 +197,13 @@ def test_a_statement_that_times_out_is_503_logged_and_leaves_no_broken_connectio
     stack: neon_local.Stack,
     client: Client,
     alice: User,
-    fresh_settings: pytest.MonkeyPatch,
+    configure: Configure,
     output: Output,
     reuse: str,
 ) -> None:
     # GIVEN alice's task, a short statement timeout, and another session holding its row lock
     task = client.create(alice, "locked")
-    _configure(fresh_settings, DB_QUERY_TIMEOUT="0.5", DB_REUSE_CONNECTION=reuse)
+    configure(db_query_timeout="0.5", db_reuse_connection=reuse)
     locker = create_db_engine(
         parse_database_url(stack.direct_url), get_settings(), autocommit=False
     )

@@ -7,11 +7,8 @@ from typing import Any
 import pytest
 
 from functions import docs, list_tasks
-
-from .conftest import Client
-from .events import HTTP_API, REST_API
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+from tests.support.client import Client
+from tests.support.events import HTTP_API, REST_API
 
 EXPECTED_OPERATIONS = {
     "/health": {"get"},

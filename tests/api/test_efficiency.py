@@ -23,10 +23,7 @@ from functions import (
 )
 from shared.api.handler import LambdaHandler
 from shared.db.pg8000_adapter import SingleFlightConnection
-
-from .conftest import Client, User
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+from tests.support.client import Client, User
 
 
 @dataclass

@@ -13,11 +13,8 @@ from functions import (
     update_task,
 )
 from shared.api.handler import LambdaHandler
-
-from .conftest import Client, User
-from .events import Reply
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+from tests.support.client import Client, User
+from tests.support.events import Reply
 
 ATTEMPTS = {
     "read": (get_task.handler, "GET", "", None),

@@ -22,14 +22,11 @@ from functions import (
 from infra import neon_local
 from shared.api.handler import LambdaHandler, build_handler
 from shared.api.routes import tasks as routes
-from shared.core.settings import get_settings
-from shared.db.engine import get_engine
-from tests.auth.tokens import new_key
-
-from .conftest import Client, Output, Secrets, Tokens, User
-from .events import HTTP_API, REST_API, LambdaContext, http_api_event
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+from tests.support.client import Client, Secrets, Tokens, User
+from tests.support.events import HTTP_API, REST_API, LambdaContext, http_api_event
+from tests.support.output import Output
+from tests.support.resets import Configure
+from tests.support.tokens import new_key
 
 
 def _handled(output: Output, request_id: str) -> dict[str, Any]:
@@ -218,16 +215,13 @@ def test_a_wrong_database_password_is_neither_returned_nor_logged(
     client: Client,
     alice: User,
     secrets: Secrets,
-    fresh_settings: pytest.MonkeyPatch,
+    configure: Configure,
     output: Output,
 ) -> None:
     # GIVEN DATABASE_URL with a wrong password (and the right one known to the leak checks)
     wrong = secrets.add("Wr0ng-" + stack.password[::-1])
     url = stack.database_url.replace(stack.password, wrong)
-    fresh_settings.setenv("DATABASE_URL", url)
-    fresh_settings.setenv("DB_CONNECT_ATTEMPTS", "1")
-    get_settings.cache_clear()
-    get_engine.cache_clear()
+    configure(database_url=url, db_connect_attempts="1")
     # WHEN a request needs the database, and the health check runs
     reply = client(list_tasks.handler, "GET", alice.tasks, token=alice.token)
     checked = client(health.handler, "GET", "/health")

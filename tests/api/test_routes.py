@@ -15,11 +15,8 @@ from functions import (
     update_task,
 )
 from shared.api.handler import LambdaHandler
-
-from .conftest import Client, User
-from .events import HTTP_API, REST_API, assert_task, utc
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+from tests.support.client import Client, User
+from tests.support.events import HTTP_API, REST_API, assert_task, utc
 
 BOTH_PAYLOADS = pytest.mark.parametrize("version", [HTTP_API, REST_API])
 MISSING_ID = 2**31 - 1  # a valid id no test ever reaches

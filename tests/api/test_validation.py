@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from functions import complete_task, create_task, get_task, list_tasks, replace_task, update_task
-
-from .conftest import Client, Output, User
-from .events import (
+from tests.support.client import Client, User
+from tests.support.events import (
     HTTP_API,
     REST_API,
     Reply,
@@ -20,8 +19,7 @@ from .events import (
     invoke,
     rest_api_event,
 )
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+from tests.support.output import Output
 
 BOTH_PAYLOADS = pytest.mark.parametrize("version", [HTTP_API, REST_API])
 JSON = {"Content-Type": "application/json"}

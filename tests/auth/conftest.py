@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.api import auth
-
-from .jwks_server import JwksServer
-from .tokens import AUTH_ENV_VARS, SigningKey, new_key
+from shared.api.auth import reset_key_cache
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import AUTH_ENV_VARS, SigningKey, new_key
 
 
 @pytest.fixture(autouse=True)
@@ -17,11 +16,9 @@ def clean_auth_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Isolate every test from the environment and from the module-level caches."""
     for name in AUTH_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
-    auth._verifier.cache_clear()
-    auth._jwks_client.cache_clear()
+    reset_key_cache()
     yield
-    auth._verifier.cache_clear()
-    auth._jwks_client.cache_clear()
+    reset_key_cache()
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ import pytest
 from shared.api import auth
 from shared.api.auth import authenticate
 from shared.core.errors import AuthenticationError
-
-from .jwks_server import JwksServer
-from .tokens import SigningKey, b64url, claims, settings, sign
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import SigningKey, b64url, claims, settings, sign
 
 
 @pytest.mark.parametrize("header", [None, "", "   "])

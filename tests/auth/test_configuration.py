@@ -6,8 +6,7 @@ import pytest
 
 from shared.api.auth import authenticate
 from shared.core.errors import AuthenticationError, ConfigurationError
-
-from .tokens import SECRET, settings
+from tests.support.tokens import SECRET, settings
 
 # A well-shaped token: with a valid configuration it fails as a 401, not a 500.
 JUNK = "Bearer e30.e30.e30"

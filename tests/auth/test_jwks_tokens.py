@@ -8,9 +8,8 @@ import pytest
 
 from shared.api.auth import authenticate
 from shared.core.errors import AuthenticationError
-
-from .jwks_server import JwksServer
-from .tokens import (
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import (
     SECRET,
     USER_ID,
     SigningKey,

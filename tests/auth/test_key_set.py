@@ -9,9 +9,8 @@ import pytest
 from shared.api import auth
 from shared.api.auth import KeySetUnavailable, authenticate
 from shared.core.errors import AuthenticationError
-
-from .jwks_server import JwksServer
-from .tokens import (
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import (
     USER_ID,
     SigningKey,
     bearer,

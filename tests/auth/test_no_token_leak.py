@@ -10,9 +10,8 @@ import pytest
 
 from shared.api.auth import authenticate
 from shared.core.errors import AppError
-
-from .jwks_server import JwksServer
-from .tokens import (
+from tests.support.jwks_server import JwksServer
+from tests.support.tokens import (
     SECRET,
     SigningKey,
     b64url,

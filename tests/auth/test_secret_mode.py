@@ -8,8 +8,7 @@ import pytest
 
 from shared.api.auth import authenticate
 from shared.core.errors import AuthenticationError
-
-from .tokens import SECRET, USER_ID, bearer, claims, hs256, new_key, settings, sign
+from tests.support.tokens import SECRET, USER_ID, bearer, claims, hs256, new_key, settings, sign
 
 
 def test_valid_hs256_token_returns_subject() -> None:

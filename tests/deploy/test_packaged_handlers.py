@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from infra import neon_local, package_build
-from tests.auth.tokens import SECRET, USER_ID, claims, hs256
+from tests.support.tokens import SECRET, USER_ID, claims, hs256
 
 from .conftest import Packaged
 

@@ -1,7 +1,7 @@
 """What the reliability suites share: route dispatch to the real handlers, users, database checks.
 
 Each request goes to the Lambda function that owns its route (method + path template), as
-API Gateway would route it, in an HTTP API (payload 2.0) event built by ``tests/api/events``.
+API Gateway would route it, in an HTTP API (payload 2.0) event built by ``tests/support/events``.
 Every reply is checked for the session's secrets before a test sees it.
 """
 
@@ -15,62 +15,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from functions import (
-    complete_task,
-    create_task,
-    delete_task,
-    get_task,
-    health,
-    list_tasks,
-    replace_task,
-    update_task,
-)
 from infra import neon_local
-from shared.api import auth
 from shared.api.handler import LambdaHandler
-from shared.core.settings import get_settings
-from shared.db.engine import get_engine
-from tests.api.conftest import Client, Secrets, Tokens, User
-from tests.api.events import Reply
-from tests.auth.tokens import better_auth_id
+from tests.support.client import Client, Secrets, Tokens, User
+from tests.support.events import Reply
+from tests.support.routes import api_routes, handler_of, route_for
 
-COLLECTION = "/api/{user_id}/tasks"
-ITEM = COLLECTION + "/{task_id}"
-COMPLETE = ITEM + "/complete"
-
-# Which function serves which operation: serverless.yml wires the same pairs.
-ROUTES: dict[tuple[str, str], LambdaHandler] = {
-    ("GET", "/health"): health.handler,
-    ("GET", COLLECTION): list_tasks.handler,
-    ("POST", COLLECTION): create_task.handler,
-    ("GET", ITEM): get_task.handler,
-    ("PUT", ITEM): replace_task.handler,
-    ("PATCH", ITEM): update_task.handler,
-    ("DELETE", ITEM): delete_task.handler,
-    ("PATCH", COMPLETE): complete_task.handler,
-}
 TASK_FIELDS = ("id", "user_id", "title", "description", "completed")
 
 
-def template_of(path: str) -> str | None:
-    """The route template a concrete (percent-encoded) path matches, if any."""
-    segments = path.split("/")
-    for template in {t for _, t in ROUTES}:
-        parts = template.split("/")
-        if len(parts) != len(segments):
-            continue
-        pairs = zip(parts, segments, strict=True)
-        if all(part == seg or (part.startswith("{") and seg) for part, seg in pairs):
-            return template
-    return None
-
-
 def function_for(method: str, path: str) -> LambdaHandler:
-    """The handler of the function that owns ``method path``."""
-    template = template_of(path)
-    if template is None or (method, template) not in ROUTES:
+    """The handler of the function that owns ``method path``, as API Gateway routes it."""
+    route = route_for(method, path)
+    if route is None or route not in api_routes():
         raise LookupError(f"no function serves {method} {path}")
-    return ROUTES[(method, template)]
+    return handler_of(route)
 
 
 @dataclass
@@ -82,8 +41,7 @@ class Api:
 
     def user(self) -> User:
         """A fresh Better Auth user with a valid token."""
-        user_id = better_auth_id()
-        return User(user_id, self.tokens.eddsa(user_id))
+        return self.tokens.user()
 
     def call(self, method: str, path: str, **options: Any) -> Reply:
         """Invoke the function owning the route with an API Gateway event (``Client``'s options)."""
@@ -130,13 +88,3 @@ def stored_tasks(stack: neon_local.Stack, user_ids: Iterable[str]) -> dict[int, 
 def fields(task: dict[str, Any]) -> dict[str, Any]:
     """The stored fields of a task as the API returned it (timestamps left out)."""
     return {name: task[name] for name in TASK_FIELDS}
-
-
-def reset_container() -> None:
-    """Forget settings, engine (closing any kept connection) and auth state: a new container."""
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_engine.cache_clear()
-    get_settings.cache_clear()
-    auth._verifier.cache_clear()
-    auth._jwks_client.cache_clear()

@@ -33,12 +33,13 @@ from schemathesis.specs.openapi.checks import (
 
 from functions import docs
 from infra import neon_local
-from tests.api.conftest import User
-from tests.api.events import Reply, http_api_event, invoke
-from tests.auth.tokens import SECRET, b64url, claims, forge, hs256, new_key, sign
+from tests.support.client import User
+from tests.support.events import Reply, http_api_event, invoke
+from tests.support.resets import Configure
+from tests.support.routes import api_routes, function, handler_of, sample, task_routes
+from tests.support.tokens import SECRET, b64url, claims, forge, hs256, new_key, sign
 
-from .conftest import Configure
-from .harness import COLLECTION, COMPLETE, ITEM, ROUTES, Api, fields, stored_tasks, timed
+from .harness import Api, fields, stored_tasks, timed
 
 FUZZ_EXAMPLES = 200  # per generation mode: a few seconds each
 CHECKS = [
@@ -55,6 +56,9 @@ FUZZ_SETTINGS = settings(
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
+ROUTES = {route.key: route for route in api_routes()}
+COLLECTION = function("createTask").routes[0].template
+ITEM = function("replaceTask").routes[0].template  # PUT and PATCH share it
 
 
 def openapi_document() -> dict[str, Any]:
@@ -74,7 +78,7 @@ def test_every_documented_operation_is_served_by_its_own_function(api: Api) -> N
     # GIVEN the full OpenAPI document
     # WHEN it is compared with the functions the fuzzers dispatch to
     # THEN each documented operation has exactly one function, and no function is undocumented
-    assert _operations() == set(ROUTES)
+    assert _operations() == {(route.method, route.template) for route in api_routes()}
 
 
 # --------------------------------------------------------------------------- fuzzing
@@ -104,7 +108,7 @@ def _event_parts(case: Case[Any]) -> tuple[requests.PreparedRequest, dict[str, A
 def _dispatch(case: Case[Any], api: Api) -> tuple[Reply, schemathesis.Response]:
     """Send ``case`` to the function owning its route; return the reply, also for Schemathesis."""
     prepared, arguments = _event_parts(case)
-    handler = ROUTES[(case.method.upper(), case.path)]
+    handler = handler_of(ROUTES[f"{case.method.upper()} {case.path}"])
     event = http_api_event(case.method.upper(), **arguments)
     reply, took = timed(lambda: invoke(handler, event))
     api.secrets.assert_absent(json.dumps(reply.raw), "a reply")
@@ -317,24 +321,14 @@ def test_malformed_and_hostile_tokens_get_401_on_every_route(
     created = api.call("POST", victim.tasks, token=victim.token, json_body={"title": "mine"})
     task = fields(created.json())
     hostile = _hostile_tokens(api, victim)
-    item = victim.task(task["id"])
-    requests_by_route = {
-        ("GET", COLLECTION): (victim.tasks, None),
-        ("POST", COLLECTION): (victim.tasks, {"title": "planted"}),
-        ("GET", ITEM): (item, None),
-        ("PUT", ITEM): (item, {"title": "overwritten", "completed": True}),
-        ("PATCH", ITEM): (item, {"title": "defaced"}),
-        ("DELETE", ITEM): (item, None),
-        ("PATCH", COMPLETE): (item + "/complete", None),
-    }
-    assert set(requests_by_route) == {route for route in ROUTES if route[1] != "/health"}
     # WHEN each is sent to every authenticated route
     answers = {}
     for name, value in hostile.items():
-        for (method, _), (path, body) in requests_by_route.items():
+        for route in task_routes():
+            path, body = sample(route, victim.id, task["id"])
             headers = {"Authorization": value}
-            reply = api.call(method, path, json_body=body, headers=headers)
-            answers[(name, method, path)] = (
+            reply = api.call(route.method, path, json_body=body, headers=headers)
+            answers[(name, route.method, path)] = (
                 reply.status,
                 reply.headers.get("www-authenticate"),
                 isinstance(reply.json().get("detail"), str),

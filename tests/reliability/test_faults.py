@@ -21,11 +21,11 @@ from shared.core.errors import DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect
 from shared.db.url import parse_database_url
-from tests.api.conftest import User
-from tests.api.events import Reply
+from tests.support.client import User
+from tests.support.events import Reply
 from tests.support.faults import FaultProxy
+from tests.support.resets import Configure
 
-from .conftest import Configure
 from .harness import Api, background, fields, stored_tasks, timed
 
 MODES = {"nullpool": "false", "reuse": "true"}

@@ -24,12 +24,11 @@ import pytest
 
 from infra import neon_local
 from shared.core.observability import logger
-from shared.core.settings import get_settings
-from shared.db.engine import get_engine
-from tests.api.conftest import Output, Secrets, User
-from tests.api.events import Reply
+from tests.support.client import Secrets, User
+from tests.support.events import Reply
+from tests.support.output import Output
+from tests.support.resets import Configure, new_container
 
-from .conftest import Configure
 from .harness import Api, fields, send, stored_tasks
 
 CLIENTS = 8  # > PgBouncer's server pool of 5
@@ -125,9 +124,9 @@ class _Client:
 def _container(user: User, barrier: Barrier, pipe: Connection) -> None:
     """A worker process: a fresh Lambda container serving one client, its stdout captured."""
     report = Report(user.id)
-    # New container: nothing cached from the parent (its engine's sockets are not ours).
-    get_settings.cache_clear()
-    get_engine.cache_clear()
+    # New container: nothing cached from the parent. (The parent holds no engine whose
+    # sockets closing here could break: ``configure`` had just started a new container.)
+    new_container()
     captured = io.StringIO()
     sys.stdout = captured  # EMF metrics are printed
     handler = logger.registered_handler

@@ -14,9 +14,10 @@ from urllib.parse import quote
 import pytest
 
 from infra import neon_local
-from tests.api.conftest import Output, Secrets
+from tests.support.client import Secrets
+from tests.support.output import Output, logged_records
+from tests.support.resets import Configure
 
-from .conftest import Configure, logged_records
 from .harness import Api
 
 

@@ -8,8 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from shared.api import auth
-
-from .tokens import SigningKey, new_key
+from tests.support.tokens import SigningKey, new_key
 
 
 class JwksServer:

@@ -1,0 +1,53 @@
+"""serverless.yml's routes as tests and the bench use them: handlers and a sample request each.
+
+The table itself is infra/routes.py's; nothing here restates a route. A route's sample
+request fills its path parameters and, when its method takes a body, sends SAMPLE_BODY.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from infra.routes import Route, function, route_for, routes
+from shared.api.handler import LambdaHandler
+
+__all__ = [
+    "Route",
+    "api_routes",
+    "function",
+    "handler_of",
+    "route_for",
+    "routes",
+    "sample",
+    "task_routes",
+]
+
+# Valid for every route that takes a body: create and replace need a title, update takes
+# any field, complete takes {"completed": ...} (the title is ignored where not a field).
+SAMPLE_BODY: dict[str, Any] = {"title": "t", "completed": True}
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def handler_of(route: Route) -> LambdaHandler:
+    """The Lambda handler serving ``route``, imported the way the runtime imports it."""
+    module = importlib.import_module(route.module)
+    handler: LambdaHandler = getattr(module, route.handler.rsplit(".", 1)[1])
+    return handler
+
+
+def api_routes() -> tuple[Route, ...]:
+    """The routes the OpenAPI document describes: all but the docs function's own."""
+    served = function("docs").routes
+    return tuple(route for route in routes() if route not in served)
+
+
+def task_routes() -> tuple[Route, ...]:
+    """The routes under a user's path: each needs that user's bearer token."""
+    return tuple(route for route in routes() if "user_id" in route.params)
+
+
+def sample(route: Route, user_id: str, task_id: int | str = 1) -> tuple[str, Any]:
+    """The path and JSON body (``None`` when the method takes none) of a request to ``route``."""
+    body = dict(SAMPLE_BODY) if route.method in _BODY_METHODS else None
+    return route.path(user_id=user_id, task_id=task_id), body
