@@ -16,7 +16,8 @@ import sys
 import sysconfig
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+
+from bench.results import ColdStartResult, ExtraImports
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE = "fastapi, mangum, sqlmodel, pg8000"
@@ -81,7 +82,7 @@ def import_seconds(modules: str, env: dict[str, str] | None = None) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def measure(runs: int, modules: tuple[str, ...] = API_MODULES + JOB_MODULES) -> dict[str, Any]:
+def measure(runs: int, modules: tuple[str, ...] = API_MODULES + JOB_MODULES) -> ColdStartResult:
     """Median import seconds per module and for the bare framework import, interleaved."""
     compile_all()
     env = _env()
@@ -136,7 +137,7 @@ def _importtime(modules: str) -> dict[str, int]:
     return found
 
 
-def extra_imports(module: str, top: int = 10) -> dict[str, Any]:
+def extra_imports(module: str, top: int = 10) -> ExtraImports:
     """What ``module`` imports (and runs at import) beyond the bare set, by self time."""
     bare = _importtime(BARE)
     handler = _importtime(module)

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Any
+
+from bench.results import PackageResult, PackageZip
 
 ROOT = Path(__file__).resolve().parent.parent
 # serverless.yml names each function's artifact under .build/<arch>/; a plain
 # `osls package` without the plugin writes .serverless/<function>.zip.
 PATTERNS = (".serverless/*.zip", ".build/*/*.zip")
-LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
-LAMBDA_ZIPPED_LIMIT = 50 * 1024 * 1024
 
 
-def sizes() -> dict[str, Any]:
+def sizes() -> PackageResult:
     """Zipped and unzipped bytes per function zip found, or a note to run make package."""
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, PackageZip] = {}
     for pattern in PATTERNS:
         for path in sorted(ROOT.glob(pattern)):
             with zipfile.ZipFile(path) as archive:

@@ -1,25 +1,41 @@
-"""Turn the bench's raw results into one table of figures against their budgets."""
+"""Turn the bench's results into one table of figures against their budgets."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-MB = 1024 * 1024
+from bench.budgets import (
+    COLD_START_RATIO,
+    LAMBDA_UNZIPPED_LIMIT,
+    LAMBDA_ZIPPED_LIMIT,
+    LATENCY_SLACK_S,
+    MB,
+    MEMORY_GROWTH_BYTES,
+    NULLPOOL_FLIGHTS_BEYOND_SETUP,
+    REUSE_MAX_FLIGHTS,
+    THROUGHPUT_MAX_ERRORS,
+)
+from bench.results import (
+    MODES,
+    CallsResult,
+    ExtraImports,
+    LatencyAtRtt,
+    Measured,
+    Meta,
+    Mode,
+    ThroughputResult,
+)
+from bench.stack import POOL_SIZE
+
 OK, MISS, INFO = "ok", "MISS", "info"
-MODES = {"nullpool": "NullPool (default)", "reuse": "DB_REUSE_CONNECTION=true"}
-LATENCY_SLACK_S = 0.005
-COLD_START_RATIO = 1.10
-MEMORY_GROWTH_BYTES = 5 * MB
-
-
-def percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (p95 of 20 samples is the 19th smallest)."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))
-    return ordered[int(rank) - 1]
+REPORTED, UNBUDGETED = "report", "-"  # the budget column of a figure without a budget
+ROUND_TRIPS, LATENCY, COLD_START = "1-2 round trips", "3 latency", "4 cold start"
+MEMORY, PACKAGE, THROUGHPUT = "5 memory", "5 package", "6 throughput"
+T = TypeVar("T")
 
 
 @dataclass
@@ -30,65 +46,67 @@ class Row:
     budget: str
     verdict: str
 
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "section": self.section,
-            "figure": self.figure,
-            "measured": self.measured,
-            "budget": self.budget,
-            "verdict": self.verdict,
-        }
+    @property
+    def missed(self) -> bool:
+        return self.verdict.startswith(MISS)
+
+
+def checked(section: str, figure: str, measured: str, budget: str, ok: bool) -> Row:
+    """A figure against its budget: verdict ok or MISS."""
+    return Row(section, figure, measured, budget, OK if ok else MISS)
+
+
+def reported(section: str, figure: str, measured: str, budget: str = REPORTED) -> Row:
+    """A figure reported without a verdict."""
+    return Row(section, figure, measured, budget, INFO)
 
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def _verdict(ok: bool) -> str:
-    return OK if ok else MISS
+def _per_mode(
+    by_mode: Mapping[str, T] | None, rows_of: Callable[[Mode, T], list[Row]]
+) -> list[Row]:
+    """``rows_of`` each connection mode's result that is there, in MODES order."""
+    found = by_mode or {}
+    return [row for mode in MODES if mode.key in found for row in rows_of(mode, found[mode.key])]
 
 
-def round_trip_rows(results: dict[str, Any]) -> list[Row]:
-    rows = []
-    for mode, label in MODES.items():
-        calls = results.get("calls", {}).get(mode)
-        if not calls:
-            continue
-        setup = calls["setup_flights"]
-        warm = {op: v["flights"] for op, v in calls["warm"].items()}
-        worst = {op: v["max_flights"] for op, v in calls["warm"].items()}
-        cold = {op: v["flights"] for op, v in calls["cold"].items()}
-        if mode == "nullpool":
-            extra = {op: flights - setup for op, flights in warm.items()}
-            ok = all(v == 1 for v in extra.values()) and all(worst[op] - setup == 1 for op in worst)
-            measured = _grouped(extra, "set-up + {}")
-            budget = "set-up + 1"
-            cold_extra = {op: flights - setup - 1 for op, flights in cold.items()}
-        else:
-            ok = all(v <= 2 for v in worst.values())
-            measured = _grouped(warm, "{}")
-            budget = "≤ 2"
-            # a cold call opens the kept connection: set-up without the closing Terminate
-            cold_extra = {op: flights - (setup - 1) - 1 for op, flights in cold.items()}
-        rows.append(
-            Row(
-                "1-2 round trips",
-                f"{label}: warm call, all 8 routes (set-up = {setup} flights)",
-                measured,
-                budget,
-                _verdict(ok),
-            )
+# ------------------------------------------------------------------ 1-2 round trips
+
+
+def round_trip_rows(results: Measured) -> list[Row]:
+    return _per_mode(results.get("calls"), _round_trips)
+
+
+def _round_trips(mode: Mode, calls: CallsResult) -> list[Row]:
+    setup = calls["setup_flights"]
+    warm = {op: v["flights"] for op, v in calls["warm"].items()}
+    worst = {op: v["max_flights"] for op, v in calls["warm"].items()}
+    if mode.reuse:
+        ok = all(v <= REUSE_MAX_FLIGHTS for v in worst.values())
+        measured, budget = _grouped(warm, "{}"), f"≤ {REUSE_MAX_FLIGHTS}"
+        opening = setup - 1  # a cold call opens the kept connection: no closing Terminate
+    else:
+        beyond = NULLPOOL_FLIGHTS_BEYOND_SETUP
+        extra = {op: flights - setup for op, flights in warm.items()}
+        ok = all(v == beyond for v in extra.values()) and all(
+            v - setup == beyond for v in worst.values()
         )
-        rows.append(
-            Row(
-                "1-2 round trips",
-                f"{label}: cold container's first call, one-time dialect checks",
-                _grouped(cold_extra, "+{}"),
-                "report",
-                INFO,
-            )
-        )
-    return rows
+        measured, budget = _grouped(extra, "set-up + {}"), f"set-up + {beyond}"
+        opening = setup
+    # Beyond opening the connection and the call's one statement: the dialect's checks.
+    first = {op: v["flights"] - opening - 1 for op, v in calls["cold"].items()}
+    figure = f"{mode.label}: warm call, all {len(warm)} routes (set-up = {setup} flights)"
+    return [
+        checked(ROUND_TRIPS, figure, measured, budget, ok),
+        reported(
+            ROUND_TRIPS,
+            f"{mode.label}: cold container's first call, one-time dialect checks",
+            _grouped(first, "+{}"),
+        ),
+    ]
 
 
 def _grouped(values: dict[str, int], shape: str) -> str:
@@ -101,52 +119,48 @@ def _grouped(values: dict[str, int], shape: str) -> str:
     return "; ".join(f"{shape.format(v)}: {','.join(ops)}" for v, ops in sorted(by_value.items()))
 
 
-def latency_rows(results: dict[str, Any]) -> list[Row]:
-    rows = []
-    for mode, label in MODES.items():
-        calls = results.get("calls", {}).get(mode)
-        if not calls:
-            continue
-        latency = calls["latency"]
-        ops = next(iter(latency.values()))["operations"] if latency else {}
-        for op in ops:
-            measured, budget, misses = [], [], []
-            for rtt_label, at in latency.items():
-                figure = at["operations"][op]
-                # The RTT the proxy really added (its sleeps overshoot a little), not the
-                # nominal one: the emulator's error is not the code's.
-                rtt = max(at["rtt_s"], at["measured_rtt_s"])
-                limit = figure["flights"] * rtt + LATENCY_SLACK_S
-                measured.append(
-                    f"{rtt_label} ms: {_ms(figure['median_s'])} / {_ms(figure['p95_s'])}"
-                )
-                budget.append(f"{figure['flights']}×{_ms(rtt)}+5 = {_ms(limit)}")
-                if figure["median_s"] > limit:
-                    misses.append(f"{rtt_label} ms")
-            rows.append(
-                Row(
-                    "3 latency",
-                    f"{label}: {op} (median / p95 ms)",
-                    " · ".join(measured),
-                    " · ".join(budget),
-                    f"{MISS} ({', '.join(misses)})" if misses else OK,
-                )
+# ------------------------------------------------------------------ 3 latency
+
+
+def latency_rows(results: Measured) -> list[Row]:
+    return _per_mode(results.get("calls"), _latency)
+
+
+def _latency(mode: Mode, calls: CallsResult) -> list[Row]:
+    latency = calls["latency"]
+    operations = next(iter(latency.values()))["operations"] if latency else {}
+    rows = [_operation_latency(mode, op, latency) for op in operations]
+    implied = _implied_round_trips(latency)
+    if implied:
+        rows.append(
+            reported(
+                LATENCY,
+                f"{mode.label}: round trips a call waits for (Δ median / Δ RTT)",
+                f"{min(implied):.1f}–{max(implied):.1f} over the {len(implied)} routes",
             )
-        implied = _implied_round_trips(latency)
-        if implied:
-            rows.append(
-                Row(
-                    "3 latency",
-                    f"{label}: round trips a call waits for (Δ median / Δ RTT)",
-                    f"{min(implied):.1f}–{max(implied):.1f} over the 8 routes",
-                    "report",
-                    INFO,
-                )
-            )
+        )
     return rows
 
 
-def _implied_round_trips(latency: dict[str, Any]) -> list[float]:
+def _operation_latency(mode: Mode, op: str, latency: dict[str, LatencyAtRtt]) -> Row:
+    """One operation's median and p95 at each RTT against round trips × RTT + the slack."""
+    measured, budget, misses = [], [], []
+    for rtt_label, at in latency.items():
+        figure = at["operations"][op]
+        # The RTT the proxy really added (its sleeps overshoot a little), not the
+        # nominal one: the emulator's error is not the code's.
+        rtt = max(at["rtt_s"], at["measured_rtt_s"])
+        limit = figure["flights"] * rtt + LATENCY_SLACK_S
+        measured.append(f"{rtt_label} ms: {_ms(figure['median_s'])} / {_ms(figure['p95_s'])}")
+        budget.append(f"{figure['flights']}×{_ms(rtt)}+{LATENCY_SLACK_S * 1000:g} = {_ms(limit)}")
+        if figure["median_s"] > limit:
+            misses.append(f"{rtt_label} ms")
+    verdict = f"{MISS} ({', '.join(misses)})" if misses else OK
+    figure_name = f"{mode.label}: {op} (median / p95 ms)"
+    return Row(LATENCY, figure_name, " · ".join(measured), " · ".join(budget), verdict)
+
+
+def _implied_round_trips(latency: dict[str, LatencyAtRtt]) -> list[float]:
     """How many RTTs each operation's median grows by between the lowest and highest RTT."""
     if len(latency) < 2:
         return []
@@ -158,112 +172,111 @@ def _implied_round_trips(latency: dict[str, Any]) -> list[float]:
     ]
 
 
-def cold_start_rows(results: dict[str, Any]) -> list[Row]:
+# ------------------------------------------------------------------ 4 cold start
+
+
+def cold_start_rows(results: Measured) -> list[Row]:
     cold = results.get("cold_start")
     if not cold:
         return []
     bare = cold["bare_s"]
-    limit = bare * COLD_START_RATIO
-    rows = [Row("4 cold start", f"bare: import {cold['bare_modules']}", _ms(bare), "-", INFO)]
+    budget = f"≤ {COLD_START_RATIO:.2f}× (≈ {_ms(bare * COLD_START_RATIO)})"
+    rows = [reported(COLD_START, f"bare: import {cold['bare_modules']}", _ms(bare), UNBUDGETED)]
     for module, figure in cold["modules"].items():
         measured = f"{_ms(figure['median_s'])} ({figure['ratio']:.2f}×)"
         if figure["job"]:
-            rows.append(Row("4 cold start", f"{module} (one-shot job)", measured, "-", INFO))
+            rows.append(reported(COLD_START, f"{module} (one-shot job)", measured, UNBUDGETED))
         else:
             ok = figure["ratio"] <= COLD_START_RATIO
-            budget = f"≤ 1.10× (≈ {_ms(limit)})"
-            rows.append(Row("4 cold start", module, measured, budget, _verdict(ok)))
-    extra = cold.get("extra_imports")
-    if extra:
-        share = extra["extra_self_ms"] / extra["bare_self_ms"]
-        top = ", ".join(f"{k} {v:.0f}" for k, v in list(extra["by_package_ms"].items())[:4])
-        rows.append(
-            Row(
-                "4 cold start",
-                f"{extra['module']}: import work beyond the bare set (-X importtime, self ms)",
-                f"+{extra['extra_self_ms']:.0f} ms, +{share:.0%} of the bare set ({top})",
-                "report",
-                INFO,
-            )
-        )
-    return rows
+            rows.append(checked(COLD_START, module, measured, budget, ok))
+    return [*rows, _extra_imports(cold["extra_imports"])]
 
 
-def memory_rows(results: dict[str, Any]) -> list[Row]:
-    rows = []
+def _extra_imports(extra: ExtraImports) -> Row:
+    share = extra["extra_self_ms"] / extra["bare_self_ms"]
+    top = ", ".join(f"{k} {v:.0f}" for k, v in list(extra["by_package_ms"].items())[:4])
+    return reported(
+        COLD_START,
+        f"{extra['module']}: import work beyond the bare set (-X importtime, self ms)",
+        f"+{extra['extra_self_ms']:.0f} ms, +{share:.0%} of the bare set ({top})",
+    )
+
+
+# ------------------------------------------------------------------ 5 memory, package
+
+
+def memory_rows(results: Measured) -> list[Row]:
     memory = results.get("memory")
-    if memory:
-        growth = memory["growth"]
-        rows.append(
-            Row(
-                "5 memory",
-                f"RSS growth over {memory['invocations']} warm invocations (NullPool)",
-                f"{growth / MB:+.2f} MB ({memory['rss_start'] / MB:.1f} → "
-                f"{memory['rss_end'] / MB:.1f} MB)",
-                "< 5 MB",
-                _verdict(growth < MEMORY_GROWTH_BYTES),
-            )
-        )
-        rows.append(
-            Row(
-                "5 memory",
-                "peak RSS of that container",
-                f"{memory['peak_rss'] / MB:.1f} MB",
-                "-",
-                INFO,
-            )
-        )
+    if not memory:
+        return []
+    growth, start, end = memory["growth"], memory["rss_start"], memory["rss_end"]
+    return [
+        checked(
+            MEMORY,
+            f"RSS growth over {memory['invocations']} warm invocations (NullPool)",
+            f"{growth / MB:+.2f} MB ({start / MB:.1f} → {end / MB:.1f} MB)",
+            f"< {MEMORY_GROWTH_BYTES / MB:g} MB",
+            growth < MEMORY_GROWTH_BYTES,
+        ),
+        reported(
+            MEMORY, "peak RSS of that container", f"{memory['peak_rss'] / MB:.1f} MB", UNBUDGETED
+        ),
+    ]
+
+
+def package_rows(results: Measured) -> list[Row]:
     package = results.get("package")
-    if package and not package["found"]:
-        rows.append(Row("5 package", "size per function", package["note"], "-", INFO))
-    elif package:
-        # Functions of one build folder whose sizes agree to 0.1 MB share a row.
-        groups: dict[tuple[str, str, str], list[str]] = {}
-        for path, figure in package["zips"].items():
-            key = (
-                str(Path(path).parent),
-                f"{figure['zipped'] / MB:.1f}",
-                f"{figure['unzipped'] / MB:.1f}",
-            )
-            groups.setdefault(key, []).append(figure["function"])
-        for (folder, zipped, unzipped), functions in groups.items():
-            rows.append(
-                Row(
-                    "5 package",
-                    f"{folder}/: {', '.join(functions)}",
-                    f"{zipped} MB zipped, {unzipped} MB unzipped (each)",
-                    "Lambda: 50 / 250 MB",
-                    INFO,
-                )
-            )
-    return rows
-
-
-def throughput_rows(results: dict[str, Any]) -> list[Row]:
-    rows = []
-    for mode, label in MODES.items():
-        figure = results.get("throughput", {}).get(mode)
-        if not figure:
-            continue
-        p95 = figure["p95_s"] or 0.0
-        rows.append(
-            Row(
-                "6 throughput",
-                f"{label}: {figure['containers']} containers, pool of 5",
-                f"{figure['rps']:.0f} req/s, p95 {_ms(p95)} ms, {figure['errors']} errors",
-                "0 errors",
-                _verdict(figure["errors"] == 0),
-            )
+    if not package:
+        return []
+    if not package["found"]:
+        return [reported(PACKAGE, "size per function", package["note"], UNBUDGETED)]
+    # Functions of one build folder whose sizes agree to 0.1 MB share a row.
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for path, figure in package["zips"].items():
+        zipped, unzipped = f"{figure['zipped'] / MB:.1f}", f"{figure['unzipped'] / MB:.1f}"
+        groups.setdefault((str(Path(path).parent), zipped, unzipped), []).append(figure["function"])
+    limits = f"Lambda: {LAMBDA_ZIPPED_LIMIT / MB:g} / {LAMBDA_UNZIPPED_LIMIT / MB:g} MB"
+    return [
+        reported(
+            PACKAGE,
+            f"{folder}/: {', '.join(functions)}",
+            f"{zipped} MB zipped, {unzipped} MB unzipped (each)",
+            limits,
         )
-    return rows
+        for (folder, zipped, unzipped), functions in groups.items()
+    ]
 
 
-def rows(results: dict[str, Any]) -> list[Row]:
+# ------------------------------------------------------------------ 6 throughput
+
+
+def throughput_rows(results: Measured) -> list[Row]:
+    return _per_mode(results.get("throughput"), _throughput)
+
+
+def _throughput(mode: Mode, figure: ThroughputResult) -> list[Row]:
+    p95 = figure["p95_s"] or 0.0
+    return [
+        checked(
+            THROUGHPUT,
+            f"{mode.label}: {figure['containers']} containers, pool of {POOL_SIZE}",
+            f"{figure['rps']:.0f} req/s, p95 {_ms(p95)} ms, {figure['errors']} errors",
+            f"{THROUGHPUT_MAX_ERRORS} errors",
+            figure["errors"] <= THROUGHPUT_MAX_ERRORS,
+        )
+    ]
+
+
+# ------------------------------------------------------------------ the table
+
+
+def rows(results: Measured) -> list[Row]:
     return (
         round_trip_rows(results)
         + latency_rows(results)
         + cold_start_rows(results)
         + memory_rows(results)
+        + package_rows(results)
         + throughput_rows(results)
     )
 
@@ -291,14 +304,12 @@ def markdown_table(table: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def write(results: dict[str, Any], table: list[Row], directory: Path) -> tuple[Path, Path]:
+def write(results: Measured, meta: Meta, table: list[Row], directory: Path) -> tuple[Path, Path]:
     """bench-results/latest.json (everything) and latest.md (the table and context)."""
     directory.mkdir(parents=True, exist_ok=True)
-    results = {**results, "table": [row.as_dict() for row in table]}
+    document = {**results, "meta": meta, "table": [asdict(row) for row in table]}
     json_path = directory / "latest.json"
-    json_path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
-    meta = results["meta"]
-    extra = results.get("cold_start", {}).get("extra_imports")
+    json_path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     lines = [
         "# Bench results",
         "",
@@ -309,7 +320,9 @@ def write(results: dict[str, Any], table: list[Row], directory: Path) -> tuple[P
         markdown_table(table),
         "",
     ]
-    if extra:
+    cold = results.get("cold_start")
+    if cold:
+        extra = cold["extra_imports"]
         lines += [
             f"Imports of `{extra['module']}` beyond the bare set (self ms, `-X importtime`): "
             + ", ".join(f"{k} {v:.1f}" for k, v in list(extra["by_package_ms"].items())[:8]),

@@ -16,11 +16,20 @@ import time
 import traceback
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
-from typing import Any
+from typing import TypedDict
 
 from bench.api import CYCLE, ROUTES, Session, UnexpectedStatus, load_handlers
 from bench.container import isolate
-from bench.report import percentile
+from bench.results import ThroughputResult, percentile
+
+
+class _Worker(TypedDict):
+    """What one container reports after the timed phase."""
+
+    latencies: list[float]
+    errors: list[str]
+    wall: float
+    marks: dict[str, float]  # time.time() at "started", "imported", "warm"
 
 
 def _worker(
@@ -62,12 +71,7 @@ def _worker(
             session.task_id = None
         latencies.append(time.perf_counter() - start)
     pipe.send(
-        {
-            "latencies": latencies,
-            "errors": errors,
-            "wall": time.perf_counter() - began,
-            "marks": marks,
-        }
+        _Worker(latencies=latencies, errors=errors, wall=time.perf_counter() - began, marks=marks)
     )
     pipe.close()
 
@@ -77,7 +81,7 @@ def run(
     seconds: float,
     env: dict[str, str],
     users: list[tuple[str, str]],
-) -> dict[str, Any]:
+) -> ThroughputResult:
     """Start ``containers`` processes, run them together for ``seconds``, sum up."""
     began = time.perf_counter()
     launched = time.time()
@@ -102,9 +106,16 @@ def run(
         processes.append(process)
     barrier.wait(timeout=120)
     ready = time.perf_counter() - began
-    results = [pipe.recv() for pipe in pipes]
+    results: list[_Worker] = [pipe.recv() for pipe in pipes]
     for process in processes:
         process.join(timeout=30)
+    return _summary(containers, ready, launched, results)
+
+
+def _summary(
+    containers: int, ready: float, launched: float, results: list[_Worker]
+) -> ThroughputResult:
+    """All containers' requests as one figure; ``launched`` is when the first was started."""
     latencies = sorted(x for r in results for x in r["latencies"])
     errors = [e for r in results for e in r["errors"]]
     wall = max(r["wall"] for r in results)
