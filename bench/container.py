@@ -17,12 +17,20 @@ import tempfile
 import time
 import traceback
 from collections import Counter as Tally
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import NamedTuple
 
 from bench.api import CYCLE, OPERATIONS, Session, load_handlers
-from bench.report import percentile
+from bench.results import (
+    CallsResult,
+    ColdCall,
+    ContainerReply,
+    LatencyAtRtt,
+    MemoryResult,
+    WarmCall,
+    percentile,
+)
 from tests.support.flights import Counters
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -41,7 +49,7 @@ class Job:
     rtts: tuple[float, ...] = ()
     samples: int = 20
     invocations: int = 2000
-    options: dict[str, Any] = field(default_factory=dict)
+    warmup: int = 200  # memory: untimed invocations before the first RSS reading
 
 
 def isolate(env: dict[str, str]) -> None:
@@ -65,11 +73,15 @@ def main(job: Job, pipe: Connection) -> None:
     try:
         handlers = load_handlers()
         session = Session(handlers, job.user_id, job.token)
-        result = _memory(job, session) if job.kind == "memory" else _calls(job, session)
-        pipe.send({"ok": True, **result})
+        reply: ContainerReply = (
+            {"memory": _memory(job, session)}
+            if job.kind == "memory"
+            else {"calls": _calls(job, session)}
+        )
+        pipe.send(reply)
     except BaseException as exc:
         traceback.print_exc(file=sys.stderr)
-        pipe.send({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        pipe.send(ContainerReply(error=f"{type(exc).__name__}: {exc}"))
     finally:
         pipe.close()
 
@@ -125,7 +137,12 @@ def _setup_flights(counters: Counters) -> int:
     return counters.flights
 
 
-def _calibrate(counters: Counters, rtt: float, statements: int = 25) -> dict[str, float]:
+class Calibration(NamedTuple):
+    statement_s: float  # median seconds of one single-flight statement
+    connect_s: float  # opening the connection
+
+
+def _calibrate(counters: Counters, rtt: float, statements: int = 25) -> Calibration:
     """Median seconds of one single-flight statement on an open connection at ``rtt``."""
     from shared.core.settings import get_settings
     from shared.db.connect import connect
@@ -147,10 +164,10 @@ def _calibrate(counters: Counters, rtt: float, statements: int = 25) -> dict[str
         cursor.fetchall()
         times.append(time.perf_counter() - began)
     conn.close()
-    return {"statement_s": statistics.median(times), "connect_s": opened}
+    return Calibration(statistics.median(times), opened)
 
 
-def _calls(job: Job, session: Session) -> dict[str, Any]:
+def _calls(job: Job, session: Session) -> CallsResult:
     assert job.counters is not None
     counters = job.counters
     # Counted at a small RTT: bytes a client sends without waiting (TLS Finished and the
@@ -159,9 +176,23 @@ def _calls(job: Job, session: Session) -> dict[str, Any]:
     session.call("health")  # the JWKS fetch and first-use work are not what is counted here
     _drop_engine()  # a kept connection (reuse mode) would never let the counts settle
     setup = _setup_flights(counters)
+    cold, warm = _route_flights(session, counters)
+    baseline = _calibrate(counters, 0.0)  # the server's own time for a statement
+    latency = {
+        f"{rtt * 1000:g}": _latency_at(session, counters, rtt, job.samples, baseline.statement_s)
+        for rtt in job.rtts
+    }
+    counters.set_rtt(0.0)
+    _drop_engine()
+    return {"setup_flights": setup, "cold": cold, "warm": warm, "latency": latency}
 
-    cold: dict[str, dict[str, float]] = {}
-    warm: dict[str, dict[str, Any]] = {}
+
+def _route_flights(
+    session: Session, counters: Counters
+) -> tuple[dict[str, ColdCall], dict[str, WarmCall]]:
+    """Each route's flights: once in a cold container, then the most common of three warm."""
+    cold: dict[str, ColdCall] = {}
+    warm: dict[str, WarmCall] = {}
     for operation in OPERATIONS:
         session.prepare(operation)
         _drop_engine()
@@ -179,51 +210,50 @@ def _calls(job: Job, session: Session) -> dict[str, Any]:
             "connections": connections,
             "max_flights": max(f for f, _ in seen),
         }
+    return cold, warm
 
-    latency: dict[str, Any] = {}
-    baseline = _calibrate(counters, 0.0)  # the server's own time for a statement
-    for rtt in job.rtts:
-        calibration = _calibrate(counters, rtt)
-        for _ in range(2):  # warm-up at this RTT
-            for operation in CYCLE:
-                session.prepare(operation)
-                session.call(operation)
-        times: dict[str, list[float]] = {op: [] for op in CYCLE}
-        flights_seen: dict[str, list[int]] = {op: [] for op in CYCLE}
-        for _ in range(job.samples):
-            for operation in CYCLE:
-                session.prepare(operation)
-                flights, _, elapsed = _measured(session, counters, operation)
-                times[operation].append(elapsed)
-                flights_seen[operation].append(flights)
-        # The proxy's overshoot drifts with the machine's load: calibrating again after
-        # the samples and taking the mean matches the RTT to the moments they were taken.
-        after = _calibrate(counters, rtt)["statement_s"]
-        added = (calibration["statement_s"] + after) / 2 - baseline["statement_s"]
-        latency[f"{rtt * 1000:g}"] = {
-            "rtt_s": rtt,
-            "measured_rtt_s": added,
-            "connect_s": calibration["connect_s"],
-            "operations": {
-                op: {
-                    "median_s": statistics.median(times[op]),
-                    "p95_s": percentile(times[op], 95),
-                    "flights": Tally(flights_seen[op]).most_common(1)[0][0],
-                    "samples": len(times[op]),
-                }
-                for op in CYCLE
-            },
-        }
-    counters.set_rtt(0.0)
-    _drop_engine()
-    return {"setup_flights": setup, "cold": cold, "warm": warm, "latency": latency}
+
+def _latency_at(
+    session: Session, counters: Counters, rtt: float, samples: int, baseline_s: float
+) -> LatencyAtRtt:
+    """Every route of a cycle, ``samples`` times at ``rtt``, after two warm-up cycles."""
+    calibration = _calibrate(counters, rtt)
+    for _ in range(2):  # warm-up at this RTT
+        for operation in CYCLE:
+            session.prepare(operation)
+            session.call(operation)
+    times: dict[str, list[float]] = {op: [] for op in CYCLE}
+    flights_seen: dict[str, list[int]] = {op: [] for op in CYCLE}
+    for _ in range(samples):
+        for operation in CYCLE:
+            session.prepare(operation)
+            flights, _, elapsed = _measured(session, counters, operation)
+            times[operation].append(elapsed)
+            flights_seen[operation].append(flights)
+    # The proxy's overshoot drifts with the machine's load: calibrating again after
+    # the samples and taking the mean matches the RTT to the moments they were taken.
+    after = _calibrate(counters, rtt).statement_s
+    return {
+        "rtt_s": rtt,
+        "measured_rtt_s": (calibration.statement_s + after) / 2 - baseline_s,
+        "connect_s": calibration.connect_s,
+        "operations": {
+            op: {
+                "median_s": statistics.median(times[op]),
+                "p95_s": percentile(times[op], 95),
+                "flights": Tally(flights_seen[op]).most_common(1)[0][0],
+                "samples": len(times[op]),
+            }
+            for op in CYCLE
+        },
+    }
 
 
 # ------------------------------------------------------------------ memory
 
 
-def _memory(job: Job, session: Session) -> dict[str, Any]:
-    warmup = int(job.options.get("warmup", 200))
+def _memory(job: Job, session: Session) -> MemoryResult:
+    warmup = job.warmup
     for i in range(warmup):
         session.call(CYCLE[i % len(CYCLE)])
     gc.collect()

@@ -28,11 +28,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from bench import coldstart, package, report, throughput
 from bench.api import AuthServer
 from bench.container import Job, main
+from bench.results import (
+    MODES,
+    NULLPOOL,
+    CallsResult,
+    ContainerReply,
+    Measured,
+    MemoryResult,
+    Meta,
+    SectionTiming,
+    ThroughputResult,
+)
 from bench.stack import ROOT, private_stack
 from tests.auth.tokens import better_auth_id
 from tests.support.flights import Counters
@@ -74,7 +84,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-_TIMINGS: dict[str, dict[str, float]] = {}
+_TIMINGS: dict[str, SectionTiming] = {}
 
 
 def _say(message: str) -> None:
@@ -93,17 +103,17 @@ def _section(name: str, message: str) -> Iterator[None]:
     _TIMINGS[name] = {"seconds": round(time.monotonic() - began, 1), "load_at_start": load}
 
 
-def _in_container(ctx: multiprocessing.context.SpawnContext, job: Job) -> dict[str, Any]:
-    """Run ``job`` in a fresh process (a new container) and return its result."""
+def _in_container(ctx: multiprocessing.context.SpawnContext, job: Job) -> ContainerReply:
+    """Run ``job`` in a fresh process (a new container) and return its reply."""
     receive, send = ctx.Pipe(duplex=False)
     process = ctx.Process(target=main, args=(job, send), daemon=True)
     process.start()
     send.close()
-    result: dict[str, Any] = receive.recv()
+    reply: ContainerReply = receive.recv()
     process.join(timeout=30)
-    if not result.pop("ok"):
-        raise RuntimeError(f"bench container failed: {result['error']}")
-    return result
+    if "error" in reply:
+        raise RuntimeError(f"bench container failed: {reply['error']}")
+    return reply
 
 
 def _env(database_url: str, auth: AuthServer, reuse: bool) -> dict[str, str]:
@@ -119,41 +129,68 @@ def _user(auth: AuthServer) -> tuple[str, str]:
     return user_id, auth.token(user_id)
 
 
-def _with_stack(args: argparse.Namespace, results: dict[str, Any]) -> None:
+def _with_stack(args: argparse.Namespace, results: Measured) -> None:
     ctx = multiprocessing.get_context("spawn")
     with private_stack() as stack:
         auth = AuthServer()
         try:
             if "calls" not in args.skip:
-                counters = Counters.create(ctx)
-                with LatencyProxy(stack.pooler_port, counters) as proxy:
-                    url = proxy.url(stack.database_url)
-                    results["calls"] = {}
-                    for mode, reuse in (("nullpool", False), ("reuse", True)):
-                        user_id, token = _user(auth)
-                        job = Job("calls", _env(url, auth, reuse), user_id, token, counters)
-                        job.rtts, job.samples = RTTS, args.samples
-                        with _section(f"calls {mode}", f"round trips and latency, {mode}"):
-                            results["calls"][mode] = _in_container(ctx, job)
+                results["calls"] = _calls(ctx, args, stack.pooler_port, stack.database_url, auth)
             if "memory" not in args.skip:
-                user_id, token = _user(auth)
-                env = _env(stack.database_url, auth, reuse=False)
-                job = Job("memory", env, user_id, token, invocations=args.invocations)
-                job.options["warmup"] = 40 if args.quick else 200
-                with _section("memory", f"memory over {args.invocations} warm invocations"):
-                    results["memory"] = _in_container(ctx, job)
+                results["memory"] = _memory(ctx, args, stack.database_url, auth)
             if "throughput" not in args.skip:
-                results["throughput"] = {}
-                for mode, reuse in (("nullpool", False), ("reuse", True)):
-                    users = [_user(auth) for _ in range(args.containers)]
-                    env = _env(stack.database_url, auth, reuse)
-                    message = f"throughput, {args.containers} containers, {mode}"
-                    with _section(f"throughput {mode}", message):
-                        results["throughput"][mode] = throughput.run(
-                            args.containers, args.seconds, env, users
-                        )
+                results["throughput"] = _throughput(args, stack.database_url, auth)
         finally:
             auth.stop()
+
+
+def _calls(
+    ctx: multiprocessing.context.SpawnContext,
+    args: argparse.Namespace,
+    pooler_port: int,
+    database_url: str,
+    auth: AuthServer,
+) -> dict[str, CallsResult]:
+    """Each mode's round trips and latency, in its own container, through the proxy."""
+    counters = Counters.create(ctx)
+    calls: dict[str, CallsResult] = {}
+    with LatencyProxy(pooler_port, counters) as proxy:
+        url = proxy.url(database_url)
+        for mode in MODES:
+            user_id, token = _user(auth)
+            job = Job("calls", _env(url, auth, mode.reuse), user_id, token, counters)
+            job.rtts, job.samples = RTTS, args.samples
+            with _section(f"calls {mode.key}", f"round trips and latency, {mode.key}"):
+                calls[mode.key] = _in_container(ctx, job)["calls"]
+    return calls
+
+
+def _memory(
+    ctx: multiprocessing.context.SpawnContext,
+    args: argparse.Namespace,
+    database_url: str,
+    auth: AuthServer,
+) -> MemoryResult:
+    user_id, token = _user(auth)
+    env = _env(database_url, auth, NULLPOOL.reuse)
+    job = Job("memory", env, user_id, token, invocations=args.invocations)
+    if args.quick:
+        job.warmup = 40
+    with _section("memory", f"memory over {args.invocations} warm invocations"):
+        return _in_container(ctx, job)["memory"]
+
+
+def _throughput(
+    args: argparse.Namespace, database_url: str, auth: AuthServer
+) -> dict[str, ThroughputResult]:
+    by_mode: dict[str, ThroughputResult] = {}
+    for mode in MODES:
+        users = [_user(auth) for _ in range(args.containers)]
+        env = _env(database_url, auth, mode.reuse)
+        message = f"throughput, {args.containers} containers, {mode.key}"
+        with _section(f"throughput {mode.key}", message):
+            by_mode[mode.key] = throughput.run(args.containers, args.seconds, env, users)
+    return by_mode
 
 
 def _commit() -> str:
@@ -172,6 +209,22 @@ def _commit() -> str:
     return done.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else "")
 
 
+def _meta(argv: list[str] | None, args: argparse.Namespace, began: float, load: float) -> Meta:
+    """What the figures were measured on and how: latest.json's "meta"."""
+    return {
+        "command": "make bench" if not argv else "python -m bench.run " + " ".join(argv),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()}",
+        "python": platform.python_version(),
+        "commit": _commit(),
+        "seconds": time.monotonic() - began,
+        "section_seconds": _TIMINGS,
+        "load_average_before": load,
+        "rtts_s": list(RTTS),
+        "latency_samples": args.samples,
+    }
+
+
 def _shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
@@ -184,7 +237,7 @@ def run(argv: list[str] | None = None) -> int:
     os.environ.update(LAMBDA_ENV)
     began = time.monotonic()
     load_before = os.getloadavg()
-    results: dict[str, Any] = {}
+    results: Measured = {}
     if "cold" not in args.skip:
         with _section("cold", f"cold start, {args.cold_runs} fresh processes per module"):
             results["cold_start"] = coldstart.measure(args.cold_runs)
@@ -193,25 +246,14 @@ def run(argv: list[str] | None = None) -> int:
     if {"calls", "memory", "throughput"} - set(args.skip):
         with _section("stack", "starting a private PostgreSQL + PgBouncer stack"):
             _with_stack(args, results)
-    results["meta"] = {
-        "command": "make bench" if not argv else "python -m bench.run " + " ".join(argv),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()}",
-        "python": platform.python_version(),
-        "commit": _commit(),
-        "seconds": time.monotonic() - began,
-        "section_seconds": _TIMINGS,
-        "load_average_before": load_before[0],
-        "rtts_s": list(RTTS),
-        "latency_samples": args.samples,
-    }
+    meta = _meta(argv, args, began, load_before[0])
     table = report.rows(results)
     print(report.text_table(table))
-    json_path, md_path = report.write(results, table, args.out)
-    misses = sum(row.verdict.startswith(report.MISS) for row in table)
+    json_path, md_path = report.write(results, meta, table, args.out)
+    misses = sum(row.missed for row in table)
     _say(
         f"{misses} figure(s) over budget; wrote {_shown(json_path)} and {_shown(md_path)} "
-        f"in {results['meta']['seconds']:.0f} s"
+        f"in {meta['seconds']:.0f} s"
     )
     return 1 if misses and args.fail_on_miss else 0
 

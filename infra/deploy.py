@@ -9,8 +9,11 @@ typo fails here rather than in Lambda), runs ``osls deploy`` (the pinned CLI in
 node_modules unless ``--cli`` or $SLS names another), then invokes ``migrate`` and
 ``verify`` synchronously and prints their reports. A function error, a timeout or a
 missing function ends the run with exit status 1 and the function's own error message
-and log tail. ``--ssm-prefix`` fills settings the environment lacks from SSM Parameter
-Store (``PREFIX/DATABASE_URL`` and so on, SecureString or String) at deploy time.
+and log tail. So does any answer that is not a successful report: migrate must say it
+reached the newest revision shipped (read from shared/jobs/migrations/versions), verify
+must say ``ok`` with no problems; ``{}``, ``null`` or a string are failures too.
+``--ssm-prefix`` fills settings the environment lacks from SSM Parameter Store
+(``PREFIX/DATABASE_URL`` and so on, SecureString or String) at deploy time.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SERVICE = "todo-api"  # serverless.yml's `service`; functions are SERVICE-STAGE-NAME
 JOBS = ("migrate", "verify")
+# What a successful migrate report says it did.
+MIGRATE_ACTIONS = ("upgraded", "up-to-date")
 DEFAULT_REGION = "us-east-1"  # serverless.yml's default region
 # Settings that may come from SSM; the environment wins when it has a value.
 SSM_SETTINGS = (
@@ -81,6 +86,10 @@ class JobTimedOut(JobFailed):
 
 class FunctionMissing(DeployError):
     """The job's function does not exist in that account, region and stage."""
+
+
+class ReportRejected(DeployError):
+    """A job answered, but its answer does not show that it succeeded."""
 
 
 @dataclass(frozen=True)
@@ -203,13 +212,78 @@ def _details(error: Mapping[str, Any], log_result: str) -> Iterator[str]:
         yield from tail.splitlines()[-LOG_TAIL_LINES:]
 
 
+def head_revision() -> str:
+    """The newest Alembic revision this checkout ships (what migrate must reach)."""
+    from alembic.script import ScriptDirectory
+
+    from shared.jobs.migrate import MIGRATIONS_DIR
+
+    heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
+    if len(heads) != 1:
+        raise DeployError(f"{MIGRATIONS_DIR} must have exactly one head revision, not {heads}")
+    return heads[0]
+
+
+def check_report(job: str, name: str, report: Any, head: str) -> str:
+    """A one-line summary of a job's report, or ReportRejected (``head``: see head_revision)."""
+    if job == "migrate":
+        return check_migrated(name, report, head)
+    return check_verified(name, report)
+
+
+def check_migrated(name: str, report: Any, head: str) -> str:
+    """What migrate did, or ReportRejected unless it says the database is at ``head``."""
+    fields = _report_fields(name, report, "a migration report", ("action", "after"))
+    if fields["action"] not in MIGRATE_ACTIONS:
+        raise ReportRejected(
+            f"{name} reported action {fields['action']!r}, not upgraded/up-to-date"
+        )
+    if fields["after"] != head:
+        raise ReportRejected(
+            f"{name} left the database at revision {fields['after']!r}, but the newest "
+            f"revision shipped is {head!r}"
+        )
+    return f"{fields['action']}, at revision {head}"
+
+
+def check_verified(name: str, report: Any) -> str:
+    """A summary, or ReportRejected unless verify says ok with no problems."""
+    fields = _report_fields(name, report, "a verify report", ("ok", "problems"))
+    problems = fields["problems"]
+    if not isinstance(problems, list):
+        raise ReportRejected(f"{name} reported problems as {_describe(problems)}, not a list")
+    if problems:
+        raise ReportRejected(f"{name} found the schema differs from the spec: {problems}")
+    if fields["ok"] is not True:
+        raise ReportRejected(f"{name} reported ok={fields['ok']!r} with no problems listed")
+    return "schema matches the spec"
+
+
+def _report_fields(name: str, report: Any, kind: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(report, dict):
+        raise ReportRejected(f"{name} answered {_describe(report)}, not {kind}")
+    missing = [key for key in keys if key not in report]
+    if missing:
+        raise ReportRejected(
+            f"{name} answered {_describe(report)}, without {', '.join(missing)}: not {kind}"
+        )
+    return {key: report[key] for key in keys}
+
+
+def _describe(value: Any) -> str:
+    shown = json.dumps(value, default=str)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
 def run_jobs(client: LambdaClient, target: Target) -> None:
-    """migrate, then verify (only once migrate succeeded), each report printed."""
+    """migrate, then verify (only once migrate succeeded), each report printed and checked."""
+    head = head_revision()
     for job in JOBS:
         name = function_name(target.stage, job)
         print(f"deploy: invoking {name}", flush=True)
         result = invoke_job(client, name)
         print(json.dumps(result, indent=2, default=str), flush=True)
+        print(f"deploy: {name}: {check_report(job, name, result, head)}", flush=True)
     print(f"deploy: stage {target.stage} migrated and verified", flush=True)
 
 

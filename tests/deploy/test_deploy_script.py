@@ -318,9 +318,93 @@ def test_deploy_reads_database_url_from_ssm(
     )
     cli, record = fake_cli(tmp_path)
     create_jobs("migrate", "verify")
+    lambda_results.then(Result(MIGRATED), Result(VERIFIED))
     # WHEN the stage is deployed with --ssm-prefix
     code = deploy.main(["deploy", "--stage", STAGE, "--ssm-prefix", "/todo-api/ci", "--cli", cli])
     # THEN the CLI got DATABASE_URL and the jobs ran
     assert code == 0
     assert json.loads(record.read_text())["db"] is True
     assert lambda_results.invoked == ["todo-api-ci-migrate", "todo-api-ci-verify"]
+
+
+# Answers that are not a successful report: moto's Lambda stub answers {} (what made a
+# deploy print "migrated and verified" against a stage that had run nothing), a handler
+# may return null or a string, an old build may report another revision.
+NOT_MIGRATED: dict[str, tuple[Any, str]] = {
+    "empty object": ({}, "answered {}, without action, after: not a migration report"),
+    "null": (None, "answered null, not a migration report"),
+    "string": ("done", 'answered "done", not a migration report'),
+    "no after": ({"action": "upgraded"}, "without after"),
+    "unknown action": ({**MIGRATED, "action": "skipped"}, "action 'skipped'"),
+    "old revision": (
+        {**MIGRATED, "after": "0000"},
+        "at revision '0000', but the newest revision shipped is '0001'",
+    ),
+    "no revision": ({**MIGRATED, "after": None}, "at revision None"),
+}
+NOT_VERIFIED: dict[str, tuple[Any, str]] = {
+    "empty object": ({}, "answered {}, without ok, problems: not a verify report"),
+    "null": (None, "answered null, not a verify report"),
+    "ok only": ({"ok": True}, "without problems"),
+    "problems": (
+        {"ok": False, "problems": ["tasks.title: missing"]},
+        "schema differs from the spec: ['tasks.title: missing']",
+    ),
+    "not ok": ({"ok": False, "problems": []}, "ok=False"),
+    "ok as a string": ({"ok": "yes", "problems": []}, "ok='yes'"),
+    "problems not a list": ({"ok": True, "problems": "none"}, 'problems as "none"'),
+}
+
+
+BAD_ANSWERS = {"migrate": NOT_MIGRATED, "verify": NOT_VERIFIED}
+GOOD_ANSWERS: dict[str, Any] = {"migrate": MIGRATED, "verify": VERIFIED}
+
+
+@pytest.mark.parametrize(
+    ("job", "case"), [(job, case) for job, cases in BAD_ANSWERS.items() for case in cases]
+)
+def test_job_answer_that_is_not_a_successful_report_fails_the_deploy(
+    lambda_results: LambdaResults, capsys: pytest.CaptureFixture[str], job: str, case: str
+) -> None:
+    # GIVEN a stage where one job answers something other than a report of success
+    payload, reason = BAD_ANSWERS[job][case]
+    create_jobs("migrate", "verify")
+    lambda_results.then(*(Result(payload if j == job else GOOD_ANSWERS[j]) for j in deploy.JOBS))
+    # WHEN the jobs are run
+    code = deploy.main(["jobs", "--stage", STAGE])
+    # THEN the run fails naming the function and why, runs nothing after it, and never
+    # claims the stage was migrated and verified
+    captured = capsys.readouterr()
+    assert code == 1
+    assert f"FAILED: todo-api-ci-{job}" in captured.err and reason in captured.err, captured.err
+    assert lambda_results.invoked[-1] == f"todo-api-ci-{job}"
+    assert "migrated and verified" not in captured.out
+
+
+def test_deploy_whose_jobs_answer_empty_objects_exits_non_zero(
+    lambda_results: LambdaResults,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a deployed stage whose functions answer {} (moto's stub; a handler that ran nothing)
+    monkeypatch.setenv("DATABASE_URL", POOLED)
+    cli, _ = fake_cli(tmp_path)
+    create_jobs("migrate", "verify")
+    lambda_results.then(Result({}), Result({}))
+    # WHEN the stage is deployed
+    code = deploy.main(["deploy", "--stage", STAGE, "--cli", cli])
+    # THEN the deploy fails, saying migrate's answer was not a migration report
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "todo-api-ci-migrate answered {}" in captured.err
+    assert "migrated and verified" not in captured.out
+
+
+def test_the_head_revision_is_the_newest_migration_shipped() -> None:
+    # GIVEN the migrations in shared/jobs/migrations/versions
+    versions = sorted(Path(deploy.ROOT, "shared/jobs/migrations/versions").glob("[0-9]*.py"))
+    newest = versions[-1].name.split("_", 1)[0]
+    # WHEN the deploy works out which revision migrate must reach
+    # THEN it is the newest file's revision (ids are the file names' numeric prefixes)
+    assert deploy.head_revision() == newest
