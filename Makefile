@@ -13,13 +13,13 @@ REGION_FLAG = $(if $(REGION),--region $(REGION))
 WITH_STACK_ENV = set -a && eval "$$($(STACK) env)" && set +a &&
 
 .PHONY: help test run bootstrap lint typecheck schema schema-check scan pytest \
-        stack-start stack-stop stack-status migrate verify bench \
+        lock lock-check stack-start stack-stop stack-status migrate verify bench \
         deploy deploy-jobs package remove
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-test: bootstrap lint typecheck schema-check scan pytest  ## everything CI checks (the test command)
+test: bootstrap lock-check lint typecheck schema-check scan pytest  ## everything CI checks (the test command)
 
 run: bootstrap stack-start migrate  ## serve the API locally on 127.0.0.1 (the run command)
 	$(WITH_STACK_ENV) $(PY) -m infra.local_gateway
@@ -42,6 +42,12 @@ schema-check:  ## fail when shared/tasks/models.py no longer matches the spec
 
 scan:  ## fail on anything that looks like a real credential
 	$(PY) -m infra.scan_secrets
+
+lock: bootstrap  ## re-resolve the requirements-*.lock files (UPGRADE=name ... or UPGRADE=all)
+	$(PY) -m infra.locks compile $(if $(filter all,$(UPGRADE)),--upgrade,$(addprefix --upgrade-package=,$(UPGRADE)))
+
+lock-check:  ## fail when requirements*.txt and the lock files disagree (offline)
+	$(PY) -m infra.locks check
 
 pytest:  ## the test suites (they start their own private database stack)
 	$(PY) -m pytest

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this checkout on a fresh machine: a virtualenv with the pinned Python packages,
 # and the deployment tooling from npm. Idempotent and quick when nothing changed.
-# PostgreSQL, PgBouncer and OpenSSL are installed by infra/neon_local.py when it first runs.
+# PostgreSQL, PgBouncer and OpenSSL are installed by `python -m infra.neon_local` when it first runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,12 +38,15 @@ make_venv() {
   "$python" -m venv .venv 2>/dev/null || { apt_install python3-venv; "$python" -m venv .venv; }
 }
 
+# Exactly what the lock pins, each file checked against its recorded hash (infra/locks.py
+# makes the lock; `make lock-check` says when requirements*.txt moved on without it).
 install_python_packages() {
   local stamp=.venv/.requirements.sha256 want
-  want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+  want=$(sha256sum requirements-dev.lock | cut -d' ' -f1)
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
-  say "installing Python packages"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+  say "installing Python packages from requirements-dev.lock"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes \
+    -r requirements-dev.lock
   echo "$want" > "$stamp"
 }
 

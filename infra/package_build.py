@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Build each Lambda function's zip for python3.12 on arm64 (or x86_64), without Docker.
 
 Run by infra/sls_plugin.js during ``osls package`` / ``osls deploy``, which passes the
@@ -10,10 +11,12 @@ functions as JSON on stdin (``--spec -``):
 What goes in a zip:
 
 * Dependencies: pip installs manylinux wheels for CPython 3.12 on the target
-  architecture (``--platform``/``--only-binary``), never building anything here. Two
-  requirement sets come from requirements.txt: the API functions leave out Alembic,
-  the jobs leave out the web and token stack (FastAPI, Mangum, PyJWT, cryptography).
-  Installs are cached in .build/cache, keyed by everything that shapes them.
+  architecture (``--platform``/``--only-binary``), never building anything here, from
+  the group's lock file with ``--require-hashes`` (infra/locks.py): the API functions'
+  set leaves out Alembic, the jobs' the web and token stack (FastAPI, Mangum, PyJWT,
+  cryptography). Nothing is resolved at build time, so a zip built next month holds the
+  same files as the one tested today. Installs are cached in .build/cache, keyed by the
+  lock and everything else that shapes them.
 * Code: ``functions/__init__.py`` and the handler's own module; ``shared/`` minus what
   the group never imports; for the jobs, ``specs/schema.toml`` (verify reads it).
 * Bytecode: every module is compiled by a CPython 3.12 as unchecked-hash ``.pyc`` in
@@ -32,28 +35,27 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from infra import package_check
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import locks  # infra/ is a folder of tools, not a package
+import package_check
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".build" / "cache"
 WORK = ROOT / ".build" / "work"
-REQUIREMENTS = ROOT / "requirements.txt"
-PYTHON_VERSION = "3.12"
-# Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34), which loads any of these;
-# pip before 24 does not expand manylinux_2_x tags by itself, so each is named.
-MANYLINUX = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
+# Lambda's glibc loads any of these; pip before 24 does not expand manylinux_2_x tags by
+# itself, so each is named.
+MANYLINUX = (locks.LAMBDA_MANYLINUX, "manylinux_2_28", "manylinux_2_17", "manylinux2014")
 # Lambda unpacks a zip into /var/task; tracebacks then show real paths.
 TASK_ROOT = "/var/task"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -61,9 +63,6 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 TRIM_DIST_INFO = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 TRIM_PATHS = ("bin", "sqlalchemy/testing", "alembic/testing")
 TRIM_SUFFIXES = (".pyi",)
-# requirements.txt pins only direct dependencies: a cached install is re-resolved after a
-# day, so fixes in transitive ones (starlette, pydantic-core, ...) reach the next deploy.
-CACHE_MAX_AGE_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -71,20 +70,19 @@ class Group:
     """Functions that share one requirement set and one selection of our code."""
 
     name: str
-    skip_requirements: frozenset[str]
     skip_code: tuple[str, ...]
     extra_files: tuple[str, ...] = ()
 
+    @property
+    def lock(self) -> Path:
+        """The lock file of the group's dependency set (locks.SETS, same name)."""
+        return ROOT / locks.SETS[self.name].lock
+
 
 GROUPS = {
-    "api": Group(
-        "api",
-        skip_requirements=frozenset({"alembic"}),
-        skip_code=("shared/jobs",),
-    ),
+    "api": Group("api", skip_code=("shared/jobs",)),
     "jobs": Group(
         "jobs",
-        skip_requirements=frozenset({"fastapi", "mangum", "pyjwt", "cryptography"}),
         skip_code=("shared/api",),
         extra_files=("specs/schema.toml",),
     ),
@@ -138,21 +136,6 @@ def find_python312() -> str | None:
     return candidate if check.stdout.strip() == "(3, 12)" else None
 
 
-def requirement_lines(group: Group) -> list[str]:
-    """requirements.txt without comments and without the group's skipped packages."""
-    lines = []
-    for raw in REQUIREMENTS.read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line and _normalize(line) not in group.skip_requirements:
-            lines.append(line)
-    return lines
-
-
-def _normalize(requirement: str) -> str:
-    name = re.match(r"[A-Za-z0-9._-]+", requirement)
-    return re.sub(r"[-_.]+", "-", name.group(0)).lower() if name else requirement
-
-
 def pip_platforms(arch: str) -> list[str]:
     """pip's ``--platform`` arguments for Lambda's glibc on ``arch``."""
     suffix = package_check.WHEEL_ARCH[arch]
@@ -160,15 +143,14 @@ def pip_platforms(arch: str) -> list[str]:
 
 
 def dependencies(group: Group, arch: str, python312: str | None) -> Path:
-    """The group's dependencies, installed, trimmed, compiled and zipped (cached)."""
-    lines = requirement_lines(group)
-    target = CACHE / arch / f"deps-{group.name}-{_cache_key(lines, arch, python312)}.zip"
-    if target.exists() and time.time() - target.stat().st_mtime < CACHE_MAX_AGE_SECONDS:
+    """The group's locked dependencies, installed, trimmed, compiled and zipped (cached)."""
+    target = CACHE / arch / f"deps-{group.name}-{_cache_key(group, arch, python312)}.zip"
+    if target.exists():
         return target
     _prune_cache(target)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         tree = Path(scratch) / "deps"
-        _pip_install(lines, arch, tree)
+        _pip_install(group.lock, arch, tree)
         trim(tree)
         compile_tree(tree, python312)
         write_zip(Path(scratch) / "deps.zip", sorted(_tree_entries(tree)))
@@ -177,9 +159,10 @@ def dependencies(group: Group, arch: str, python312: str | None) -> Path:
     return target
 
 
-def _cache_key(lines: list[str], arch: str, python312: str | None) -> str:
+def _cache_key(group: Group, arch: str, python312: str | None) -> str:
     digest = hashlib.sha256()
-    for part in (*lines, arch, str(python312 is not None), Path(__file__).read_text()):
+    parts = (group.lock.read_text(), arch, str(python312 is not None), Path(__file__).read_text())
+    for part in parts:
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -191,19 +174,17 @@ def _prune_cache(target: Path) -> None:
         stale.unlink()
 
 
-def _pip_install(lines: list[str], arch: str, staging: Path) -> None:
-    print(f"package_build: installing {len(lines)} requirements for cp312 {arch}", flush=True)
-    requirements = staging.parent / "requirements.txt"
-    requirements.write_text("\n".join(lines) + "\n")
+def _pip_install(lock: Path, arch: str, staging: Path) -> None:
+    print(f"package_build: installing {lock.name} for cp312 {arch}", flush=True)
     command = [
         *(sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
         *("--no-warn-conflicts", "--no-compile", "--target", str(staging)),
-        *("--implementation", "cp", "--python-version", PYTHON_VERSION, "--only-binary=:all:"),
-        *pip_platforms(arch),
-        *("--requirement", str(requirements)),
+        *("--implementation", "cp", "--python-version", locks.LAMBDA_PYTHON),
+        *("--only-binary=:all:", *pip_platforms(arch)),
+        *("--require-hashes", "--requirement", str(lock)),
     ]
     if subprocess.run(command, check=False).returncode != 0:
-        raise BuildError("pip could not install the requirements as wheels for Lambda")
+        raise BuildError(f"pip could not install {lock.name} as wheels for Lambda")
 
 
 def trim(tree: Path) -> None:

@@ -1,0 +1,56 @@
+"""A small repository of requirements files and lock files, for the lock check's tests.
+
+The sets are infra/locks.py's own (dev, api, jobs) with a handful of packages and made-up
+hashes, so a test can make a pair agree or disagree by changing one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from infra import locks
+
+__all__ = ["lock_entry", "relock", "write_repo"]
+
+RUNTIME = {
+    "alembic": "1.20.1",
+    "cryptography": "50.0.2",
+    "fastapi": "0.165.0",
+    "mangum": "0.22.0",
+    "pg8000": "1.31.6",
+    "PyJWT": "2.15.1",
+}
+DEV = {"pytest": "9.2.0", "uv": "0.13.8"}
+# What pg8000 brings in, locked in every set.
+TRANSITIVE = {"scramp": "1.5.0", "asn1crypto": "1.5.1"}
+
+
+def write_repo(root: Path) -> None:
+    """requirements.txt, requirements-dev.txt and the three locks made from them."""
+    runtime = "".join(f"{name}=={version}\n" for name, version in RUNTIME.items())
+    dev = "".join(f"{name}=={version}\n" for name, version in DEV.items())
+    (root / "requirements.txt").write_text("# What the functions import.\n" + runtime)
+    (root / "requirements-dev.txt").write_text("-r requirements.txt\n" + dev + "types-PyYAML\n")
+    relock(root)
+
+
+def relock(root: Path, overrides: dict[str, str] | None = None) -> None:
+    """Write every lock as `make lock` would for the files now under ``root``.
+
+    ``overrides`` replaces versions in the shipped sets' locks only.
+    """
+    digest = locks.inputs_digest(root)
+    for locked in locks.SETS.values():
+        pins = {req.name: req.version or "6.0.12" for req in locks.set_requirements(root, locked)}
+        pins |= TRANSITIVE
+        if locked.ships:
+            pins |= overrides or {}
+        body = "".join(lock_entry(name, version) for name, version in sorted(pins.items()))
+        (root / locked.lock).write_text(locks.header(locked, digest) + body)
+
+
+def lock_entry(name: str, version: str) -> str:
+    """One pinned, hashed entry in uv's layout."""
+    digest = hashlib.sha256(f"{name}-{version}".encode()).hexdigest()
+    return f"{name}=={version} \\\n    --hash=sha256:{digest}\n    # via -r requirements.txt\n"
