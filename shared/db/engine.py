@@ -15,6 +15,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool, QueuePool
 
 from shared.core.settings import Settings, get_settings
 from shared.db.connect import connect
+from shared.db.sqlalchemy_adapter import DRIVER_URL
 from shared.db.url import ConnectParams, parse_database_url
 
 _BROKEN = "broken"
@@ -32,9 +33,8 @@ def create_db_engine(
         options |= {"pool_pre_ping": True}
     else:
         options["poolclass"] = NullPool
-    engine = create_engine(
-        "postgresql+pg8000://", creator=partial(connect, params, settings), **options
-    )
+    # The dialect takes the server's facts from its startup report: no round trips.
+    engine = create_engine(DRIVER_URL, creator=partial(connect, params, settings), **options)
     if reuse:
         _drop_connections_after_errors(engine)
     return engine

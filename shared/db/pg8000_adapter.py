@@ -100,10 +100,12 @@ class SingleFlightConnection(pg8000.dbapi.Connection):  # type: ignore[misc]  # 
         # AuthenticationSASL, answered as pg8000 does but with the cached-key client; the
         # continue and final steps are pg8000's own, driven by self.auth.
         mechanisms = [m.decode("ascii") for m in data[4:-2].split(NULL_BYTE)]
-        if self.channel_binding == "disable":
-            mechanisms = [m for m in mechanisms if not m.endswith(_PLUS)]
         binding = None
-        if isinstance(self._usock, ssl.SSLSocket):
+        if self.channel_binding == "disable":
+            # As libpq: the client says it does not bind ("n"). Saying it could but
+            # thinks the server cannot ("y") is refused by a server that offers -PLUS.
+            mechanisms = [m for m in mechanisms if not m.endswith(_PLUS)]
+        elif isinstance(self._usock, ssl.SSLSocket):
             binding = ("tls-server-end-point", self._usock)
         user, password = self.user.decode("utf8"), (self.password or b"").decode("utf8")
         self.auth = CachedKeyScramClient(mechanisms, user, password, channel_binding=binding)
@@ -122,6 +124,11 @@ class SingleFlightConnection(pg8000.dbapi.Connection):  # type: ignore[misc]  # 
     def tls_socket(self) -> ssl.SSLSocket | None:
         """The TLS socket, or None on a plaintext connection."""
         return self._usock if isinstance(self._usock, ssl.SSLSocket) else None
+
+    @property
+    def server_parameters(self) -> dict[str, str]:
+        """The ParameterStatus values the server reported (``server_version``, ...)."""
+        return dict(self.parameter_statuses)
 
     @property
     def auth_mechanism(self) -> str | None:

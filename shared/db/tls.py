@@ -15,11 +15,16 @@ import struct
 import sys
 
 from shared.core.errors import DatabaseUnavailable
+from shared.core.observability import logger
 from shared.db.url import ConnectParams
 
 # The protocol's SSLRequest: length 8, then the magic code 80877103.
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 _TLS_ACCEPTED = b"S"
+_NO_DIRECT_TLS = (
+    "the database server does not accept direct TLS: sslnegotiation=direct needs "
+    "PostgreSQL 17 or later (or Neon); remove it from the URL to negotiate as before"
+)
 # Until 3.12.8 (and in 3.13.0) every read of SSLSocket.session leaks a copy of the
 # session, about 12 kB (CPython gh-116810; Lambda's managed runtime takes patch
 # releases). There a session is read only after a full handshake (a server that takes
@@ -59,6 +64,8 @@ def start_tls(sock: socket.socket, params: ConnectParams) -> socket.socket:
     context = params.tls_context()
     if context is None:
         return sock
+    if params.sslnegotiation == "direct":
+        return _direct(sock, params, context)
     sock.sendall(_SSL_REQUEST)
     answer = sock.recv(1)
     if not answer:
@@ -71,6 +78,22 @@ def start_tls(sock: socket.socket, params: ConnectParams) -> socket.socket:
         return sock  # sslmode=prefer or allow: plaintext will do
     session = _sessions.offer(params, context)
     return context.wrap_socket(sock, server_hostname=params.host, session=session)
+
+
+def _direct(sock: socket.socket, params: ConnectParams, context: ssl.SSLContext) -> socket.socket:
+    """TLS right after TCP (PostgreSQL 17+, ALPN "postgresql"): no SSLRequest round trip."""
+    session = _sessions.offer(params, context)
+    try:
+        return context.wrap_socket(sock, server_hostname=params.host, session=session)
+    except ssl.SSLCertVerificationError:
+        raise  # the certificate's fault, reported as such
+    except (ssl.SSLError, ConnectionError) as exc:
+        # A server older than PostgreSQL 17, or PgBouncer, reads the ClientHello as a
+        # malformed startup packet and hangs up: retrying cannot help.
+        logger.warning(
+            "direct TLS refused", extra={"error": type(exc).__name__, "reason": _NO_DIRECT_TLS}
+        )
+        raise DatabaseUnavailable(_NO_DIRECT_TLS) from None
 
 
 def remember_session(sock: socket.socket, params: ConnectParams) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from shared.core.errors import ConfigurationError
 
 ChannelBinding = Literal["disable", "prefer", "require"]
+SslNegotiation = Literal["postgres", "direct"]
 
 EXPECTED_SHAPE = (
     "postgresql://<user>:<password>@<endpoint>-pooler.<region>.aws.neon.tech/<database>"
@@ -23,8 +24,11 @@ EXPECTED_SHAPE = (
 )
 _SCHEMES = frozenset({"postgresql", "postgres"})
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+_STRICT_SSLMODES = ("require", "verify-ca", "verify-full")
+# libpq 17's ALPN protocol for PostgreSQL; direct TLS servers insist on it.
+ALPN_PROTOCOL = "postgresql"
 _SUPPORTED_PARAMS = frozenset(
-    {"sslmode", "sslrootcert", "sslcert", "sslkey", "channel_binding"}
+    {"sslmode", "sslnegotiation", "sslrootcert", "sslcert", "sslkey", "channel_binding"}
     | {"connect_timeout", "application_name"}
 )
 _NEON_DOMAIN = ".neon.tech"
@@ -41,6 +45,7 @@ class ConnectParams:
     password: str = field(repr=False)
     database: str
     sslmode: str = "prefer"
+    sslnegotiation: SslNegotiation = "postgres"
     sslrootcert: str | None = None
     sslcert: str | None = None
     sslkey: str | None = None
@@ -72,7 +77,10 @@ class ConnectParams:
     def _build_tls_context(self) -> ssl.SSLContext | None:
         if self.sslmode == "disable":
             return None
-        return self._verifying_context() if self._verifies() else self._encrypting_context()
+        context = self._verifying_context() if self._verifies() else self._encrypting_context()
+        if self.sslnegotiation == "direct":
+            context.set_alpn_protocols([ALPN_PROTOCOL])
+        return context
 
     def _verifies(self) -> bool:
         # libpq: "require" verifies the chain when a root certificate is given.
@@ -156,6 +164,7 @@ def _apply_query(params: ConnectParams, query: str, name: str) -> ConnectParams:
     return replace(
         params,
         sslmode=_choice(options, "sslmode", _SSLMODES, params.sslmode, name),
+        sslnegotiation=_sslnegotiation(options, name),
         channel_binding=_channel_binding(options, name),
         sslrootcert=options.get("sslrootcert") or None,
         sslcert=options.get("sslcert") or None,
@@ -179,6 +188,18 @@ def _channel_binding(options: dict[str, str], name: str) -> ChannelBinding:
     if value == "require" and options.get("sslmode") in ("disable", "allow"):
         raise _config_error(name, "channel_binding=require needs sslmode=require or stricter")
     return "require" if value == "require" else "disable" if value == "disable" else "prefer"
+
+
+def _sslnegotiation(options: dict[str, str], name: str) -> SslNegotiation:
+    value = _choice(options, "sslnegotiation", ("postgres", "direct"), "postgres", name)
+    if value != "direct":
+        return "postgres"
+    # libpq 17: TLS first leaves no way to fall back to plaintext, so only strict modes.
+    if options.get("sslmode", "prefer") not in _STRICT_SSLMODES:
+        raise _config_error(
+            name, "sslnegotiation=direct needs sslmode=require, verify-ca or verify-full"
+        )
+    return "direct"
 
 
 def _timeout(raw: str | None, name: str) -> float | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from infra import neon_local
+from tests.support import postgres18
 from tests.support.counting import CountingProxy
 
 # Half a millisecond each way: bytes a client sends without waiting for an answer (its
@@ -21,3 +22,11 @@ def proxy(stack: neon_local.Stack) -> Iterator[CountingProxy]:
     """A flight-counting proxy in front of the pooler."""
     with CountingProxy(stack.pooler_port, delay=_DELAY) as counting:
         yield counting
+
+
+@pytest.fixture(scope="session")
+def pg18() -> Iterator[postgres18.Postgres18]:
+    """A PostgreSQL 18 server (it accepts direct TLS) on its own port beside the stack."""
+    server = postgres18.start()
+    yield server
+    server.stop()

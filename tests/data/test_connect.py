@@ -52,6 +52,19 @@ def test_direct_url_uses_channel_binding_when_the_server_offers_it(stack: neon_l
     assert conn.auth_mechanism == "SCRAM-SHA-256-PLUS"
 
 
+def test_channel_binding_disable_logs_in_where_the_server_offers_it(
+    stack: neon_local.Stack,
+) -> None:
+    # GIVEN the direct endpoint, which offers SCRAM-SHA-256-PLUS, and channel_binding=disable
+    url = stack.direct_url.replace("channel_binding=require", "channel_binding=disable")
+    # WHEN connecting
+    conn = connect(parse_database_url(url), Settings())
+    # THEN plain SCRAM was used and accepted (the client said it does not bind, as libpq
+    # does; claiming it could but thought the server could not is refused as a downgrade)
+    conn.close()
+    assert conn.auth_mechanism == "SCRAM-SHA-256"
+
+
 def test_verify_full_with_the_stack_ca_connects(stack: neon_local.Stack) -> None:
     # GIVEN a URL that demands a verified certificate for the host name, with our CA
     query = f"sslmode=verify-full&sslrootcert={stack.ca_file}"

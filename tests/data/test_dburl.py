@@ -16,6 +16,8 @@ NEON = (
     "/neondb?sslmode=require&channel_binding=require"
 )
 
+_STRICT = ("require", "verify-ca", "verify-full")
+
 
 def test_neon_console_url_is_understood() -> None:
     # GIVEN the pooled connection string as Neon's console shows it
@@ -62,6 +64,18 @@ def test_sslmodes_keep_their_libpq_meaning(query: str, tls: bool, required: bool
     assert (params.tls_context() is not None, params.requires_tls()) == (tls, required)
 
 
+@pytest.mark.parametrize(
+    ("query", "negotiation"),
+    [("", "postgres"), ("sslnegotiation=postgres", "postgres")]
+    + [(f"sslmode={mode}&sslnegotiation=direct", "direct") for mode in _STRICT],
+)
+def test_sslnegotiation_keeps_its_libpq_meaning(query: str, negotiation: str) -> None:
+    # GIVEN a URL with or without sslnegotiation (libpq's default is "postgres")
+    params = parse_database_url(f"postgresql://u:{SECRET}@db.internal/app?{query}")
+    # THEN direct TLS is chosen only when asked for, with sslmode=require or stricter
+    assert params.sslnegotiation == negotiation
+
+
 def test_direct_endpoint_is_derived_from_the_pooled_one() -> None:
     # GIVEN Neon's pooled host
     direct = parse_database_url(NEON).direct()
@@ -91,6 +105,11 @@ def test_percent_encoded_password_is_decoded() -> None:
         (f"postgresql://u:{SECRET}@h/db?pool=5", "unsupported parameter"),
         (f"postgresql://u:{SECRET}@h/db?connect_timeout=soon", "connect_timeout"),
         (f"postgresql://u:{SECRET}@h/db?sslmode=disable&channel_binding=require", "needs sslmode"),
+        (f"postgresql://u:{SECRET}@h/db?sslnegotiation=tls", "sslnegotiation must be one of"),
+        *(
+            (f"postgresql://u:{SECRET}@h/db?{mode}sslnegotiation=direct", "sslnegotiation=direct")
+            for mode in ("", "sslmode=disable&", "sslmode=allow&", "sslmode=prefer&")
+        ),
     ],
 )
 def test_bad_urls_are_refused_clearly_without_the_password(url: str | None, problem: str) -> None:

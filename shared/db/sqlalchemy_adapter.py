@@ -1,0 +1,80 @@
+"""SQLAlchemy's pg8000 dialect, told what the server already said instead of asking it.
+
+On an engine's first connection the stock dialect learns four facts with four statements,
+one round trip each: ``select pg_catalog.version()``, ``select current_schema()``,
+``show transaction isolation level`` and ``show standard_conforming_strings``. Every cold
+Lambda container pays them on its first request (80 ms at 20 ms RTT). PostgreSQL reports
+two of them unasked in its startup ParameterStatus messages (``server_version`` and
+``standard_conforming_strings``, which PgBouncer and Neon's proxy pass on); the other two
+are Neon's defaults for an application role: ``read committed`` and the ``public``
+schema (no schema named after the role, the default ``search_path``). A server that does
+not report a parameter is asked, as the stock dialect would.
+
+This is the one module that relies on SQLAlchemy's dialect hooks: the four methods below,
+which ``DefaultDialect.initialize`` and ``PGDialect.initialize`` call once per engine.
+SQLAlchemy is pinned; ``tests/data/test_sqlalchemy_adapter.py`` checks that a first
+connection sends no statement and that every attribute ``initialize`` sets comes out as
+the stock dialect's, on PostgreSQL directly and through the pooler.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.postgresql.pg8000 import PGDialect_pg8000
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import IsolationLevel
+
+from shared.db.pg8000_adapter import SingleFlightConnection
+
+__all__ = ["DEFAULT_ISOLATION_LEVEL", "DEFAULT_SCHEMA", "DRIVER_URL", "ReportedServerDialect"]
+
+SQLALCHEMY_VERSION = "2.1.9"  # what the hooks below were checked against
+DEFAULT_ISOLATION_LEVEL: IsolationLevel = "READ COMMITTED"
+DEFAULT_SCHEMA = "public"
+_NAME = "pg8000_reported"
+DRIVER_URL = f"postgresql+{_NAME}://"  # the URL create_engine takes (with a creator)
+# The leading numbers of server_version ("17.5", "15.20 (Debian 15.20-0+deb12u1)",
+# "18beta1"), read as SQLAlchemy reads them from version().
+_VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+
+
+class ReportedServerDialect(PGDialect_pg8000):
+    """The pg8000 dialect, initialised from the startup report: no round trip."""
+
+    # SQLAlchemy compiles statements once only for dialects that say they allow it; a
+    # subclass must say so itself (else every statement is compiled afresh, with a warning).
+    supports_statement_cache = True
+
+    def _get_server_version_info(self, connection: Connection) -> Any:
+        reported = _reported(connection).get("server_version", "")
+        found = _VERSION.match(reported)
+        if found is None:
+            return super()._get_server_version_info(connection)  # type: ignore[no-untyped-call]
+        return tuple(int(part) for part in found.groups() if part is not None)
+
+    def _get_default_schema_name(self, connection: Connection) -> str:
+        return DEFAULT_SCHEMA
+
+    def get_default_isolation_level(self, dbapi_conn: Any) -> IsolationLevel:
+        return DEFAULT_ISOLATION_LEVEL
+
+    def _set_backslash_escapes(self, connection: Connection) -> None:
+        reported = _reported(connection).get("standard_conforming_strings")
+        if reported is None:
+            super()._set_backslash_escapes(connection)  # type: ignore[no-untyped-call]
+        else:
+            self._backslash_escapes = reported == "off"
+
+
+def _reported(connection: Connection) -> dict[str, str]:
+    """The ParameterStatus values the connection's server sent at login."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if isinstance(dbapi_connection, SingleFlightConnection):
+        return dbapi_connection.server_parameters
+    return {}
+
+
+registry.register(f"postgresql.{_NAME}", __name__, ReportedServerDialect.__name__)
