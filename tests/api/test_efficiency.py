@@ -24,6 +24,7 @@ from functions import (
 from shared.api.handler import LambdaHandler
 from shared.db.pg8000_adapter import SingleFlightConnection
 from tests.support.client import Client, User
+from tests.support.resets import Configure
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Wire:
 
 @pytest.fixture
 def wire(client: Client, monkeypatch: pytest.MonkeyPatch) -> Wire:
-    """Count the driver's work; the engine is warmed first (its one-off dialect probe)."""
+    """Count the driver's work, from after one warm-up request (the JWKS fetch)."""
     seen = Wire()
     init = SingleFlightConnection.__init__
     unnamed = SingleFlightConnection.execute_unnamed
@@ -105,6 +106,34 @@ def test_each_route_uses_one_connection_and_one_owned_statement(
         assert "tasks.user_id = $" in statement
     if verb in ("INSERT", "UPDATE", "DELETE"):
         assert " RETURNING " in statement
+
+
+@pytest.mark.parametrize("reuse", ["false", "true"], ids=["nullpool", "reuse"])
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+def test_a_cold_containers_first_call_sends_only_its_own_statement(
+    client: Client,
+    alice: User,
+    wire: Wire,
+    configure: Configure,
+    reuse: str,
+    case: tuple[LambdaHandler, str, str, Any, str],
+) -> None:
+    # GIVEN one of alice's tasks, and then a new container (no engine yet), in each mode
+    handler, method, suffix, body, verb = case
+    task = client.create(alice, "measured cold")
+    configure(db_reuse_connection=reuse)
+    wire.reset()
+    path, _, query = (alice.tasks + suffix.format(id=task["id"])).partition("?")
+    # WHEN its first request runs
+    reply = client(
+        handler, method, path, token=alice.token, json_body=body, raw_query=query or None
+    )
+    # THEN the engine's first connection carried the route's statement and nothing else:
+    # no version, schema, isolation level or standard_conforming_strings check
+    assert reply.status < 300, reply.text
+    assert wire.connections == 1
+    [statement] = wire.statements
+    assert statement.startswith(verb)
 
 
 @pytest.mark.parametrize(
