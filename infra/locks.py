@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,15 @@ LAMBDA_PYTHON = "3.12"
 # Lambda's python3.12 runs on Amazon Linux 2023, glibc 2.34.
 LAMBDA_MANYLINUX = "manylinux_2_34"
 LAMBDA_MACHINES = ("aarch64", "x86_64")  # arm64 ships; x86_64 runs in tests/deploy here
-DEV_PYTHON = "3.11"  # the oldest Python infra/bootstrap.sh accepts
+
+
+def _requires_python() -> str:
+    """The oldest Python the project supports: pyproject.toml's requires-python (">=3.x")."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return str(project["requires-python"]).removeprefix(">=")
+
+
+DEV_PYTHON = _requires_python()  # the dev lock covers it and every newer CPython
 DIGEST_PREFIX = "# inputs-sha256: "
 HOW_TO_FIX = "run `make lock` (README: Upgrading a dependency)"
 
