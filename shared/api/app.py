@@ -33,7 +33,8 @@ class Route:
 
     def mount(self, app: FastAPI) -> None:
         assert self.endpoint is not None, f"no endpoint for {self.method} {self.path}"
-        app.add_api_route(self.path, self.endpoint, methods=[self.method], **self.options)
+        # The router's own method: the app's does not take ``route_class_override``.
+        app.router.add_api_route(self.path, self.endpoint, methods=[self.method], **self.options)
 
 
 def create_app(routes: Iterable[Route], *, docs: bool = False) -> FastAPI:

@@ -1,4 +1,4 @@
-"""Dependencies the routes declare: a database session and the authenticated user.
+"""Dependencies the routes declare: a database session and the path's proven owner.
 
 They, and the endpoints, are ``async def`` although they block: FastAPI runs a plain
 ``def`` in a worker thread, and a Lambda container serves one request at a time, so
@@ -11,12 +11,12 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Security
+from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BeforeValidator
 from sqlmodel import Session
 
-from shared.core.settings import get_settings
+from shared.api.owner import owner
 from shared.db.engine import get_engine
 from shared.db.failures import translate_errors
 from shared.tasks.models import TASKS_USER_ID_MAX_LENGTH
@@ -32,31 +32,19 @@ async def get_session() -> AsyncIterator[Session]:
 
 
 # Declares the scheme in the OpenAPI document (and the docs page's Authorize button);
-# the header itself is parsed and verified by shared.auth alone.
+# the header itself is verified by shared.api.owner.OwnerRoute before the body is read.
 _BEARER = HTTPBearer(
     auto_error=False, bearerFormat="JWT", description="A Better Auth JWT: the user's session token"
 )
 
 
-async def get_current_user(
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+async def get_owner(
+    request: Request,
+    user_id: Annotated[str, Path(min_length=1, max_length=TASKS_USER_ID_MAX_LENGTH)],
     _documented: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
 ) -> str:
-    """The user id proven by the request's bearer token."""
-    from shared.api.auth import authenticate
-
-    return authenticate(authorization, get_settings())
-
-
-async def get_owner(
-    user_id: Annotated[str, Path(min_length=1, max_length=TASKS_USER_ID_MAX_LENGTH)],
-    current_user: Annotated[str, Depends(get_current_user)],
-) -> str:
-    """The path's user id, once the token has shown it is the caller's own."""
-    from shared.api.auth import authorize
-
-    authorize(current_user, user_id)
-    return user_id
+    """The path's user id (``user_id``), which the token has shown is the caller's own."""
+    return owner(request)
 
 
 def _decimal(value: object) -> object:
@@ -67,7 +55,6 @@ def _decimal(value: object) -> object:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-CurrentUser = Annotated[str, Depends(get_current_user)]
 OwnerId = Annotated[str, Depends(get_owner)]
 # The validator goes after Path/Query, or the bounds leak into the OpenAPI schema as ge/le.
 TaskId = Annotated[

@@ -58,29 +58,11 @@ async def database_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    if any(e.get("type") == "json_invalid" for e in exc.errors()):
-        refused = _unauthenticated(request)
-        if refused is not None:
-            return refused
     if any(_unparsed_body(e) for e in exc.errors()):
         return error_response(UnsupportedMediaType())
     # Echoing the input back could reflect megabytes or secrets: keep where and why only.
     errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
     return error_response(ValidationFailed(), detail=errors)
-
-
-def _unauthenticated(request: Request) -> JSONResponse | None:
-    """The token's refusal, for errors FastAPI raises before any dependency has run."""
-    # FastAPI decodes a JSON body before it solves the dependencies, so a malformed one
-    # would answer before the token check. Every route that takes a body needs a token.
-    from shared.api.auth import authenticate
-    from shared.core.settings import get_settings
-
-    try:
-        authenticate(request.headers.get("authorization"), get_settings())
-    except AppError as refusal:  # 401, or 503 when the key set cannot be fetched
-        return error_response(refusal)
-    return None
 
 
 def _unparsed_body(error: Any) -> bool:

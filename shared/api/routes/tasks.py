@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from shared.api.app import Route
 from shared.api.deps import Limit, Offset, OwnerId, SessionDep, TaskId
+from shared.api.owner import OwnerRoute
 from shared.api.problems import openapi_responses
 from shared.core.errors import (
     AppError,
@@ -49,8 +50,10 @@ def _errors(*kinds: type[AppError]) -> dict[int | str, dict[str, Any]]:
     return openapi_responses(_COMMON + kinds)
 
 
-_ONE = {"response_model": TaskPublic, "tags": [TAG]}
-list_tasks = Route("GET", PATH, response_model=list[TaskPublic], tags=[TAG], responses=_errors())
+# Every task route answers 401/403 before its body is read (shared.api.owner).
+_TASKS = {"tags": [TAG], "route_class_override": OwnerRoute}
+_ONE = {"response_model": TaskPublic, **_TASKS}
+list_tasks = Route("GET", PATH, response_model=list[TaskPublic], **_TASKS, responses=_errors())
 create_task = Route(
     "POST", PATH, **_ONE, status_code=status.HTTP_201_CREATED, responses=_errors(*_BODY)
 )
@@ -63,7 +66,7 @@ delete_task = Route(
     ITEM,
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    tags=[TAG],
+    **_TASKS,
     responses=_errors(*_MISSING),
 )
 ALL = (list_tasks, create_task, get_task, replace_task, update_task, complete_task, delete_task)
