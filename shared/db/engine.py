@@ -10,15 +10,20 @@ from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, QueuePool
 
 from shared.core.settings import Settings, get_settings
 from shared.db.connect import connect
-from shared.db.sqlalchemy_adapter import DRIVER_URL
 from shared.db.url import ConnectParams, parse_database_url
 
 _BROKEN = "broken"
+# pg8000 with the server's facts taken from its startup report (no round trips); loaded
+# by name when the first engine is made, as SQLAlchemy loads its own dialects.
+_DIALECT = "pg8000_reported"
+DRIVER_URL = f"postgresql+{_DIALECT}://"
+registry.register(f"postgresql.{_DIALECT}", "shared.db.sqlalchemy_adapter", "ReportedServerDialect")
 
 
 def create_db_engine(
@@ -33,7 +38,6 @@ def create_db_engine(
         options |= {"pool_pre_ping": True}
     else:
         options["poolclass"] = NullPool
-    # The dialect takes the server's facts from its startup report: no round trips.
     engine = create_engine(DRIVER_URL, creator=partial(connect, params, settings), **options)
     if reuse:
         _drop_connections_after_errors(engine)

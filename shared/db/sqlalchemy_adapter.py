@@ -10,6 +10,10 @@ are Neon's defaults for an application role: ``read committed`` and the ``public
 schema (no schema named after the role, the default ``search_path``). A server that does
 not report a parameter is asked, as the stock dialect would.
 
+``shared.db.engine`` registers the class by name with SQLAlchemy's dialect registry, so
+this module (and SQLAlchemy's postgresql package under it, about 40 ms of import) loads
+when the first engine is made, where SQLAlchemy loads the stock dialect too.
+
 This is the one module that relies on SQLAlchemy's dialect hooks: the four methods below,
 which ``DefaultDialect.initialize`` and ``PGDialect.initialize`` call once per engine.
 SQLAlchemy is pinned; ``tests/data/test_sqlalchemy_adapter.py`` checks that a first
@@ -22,20 +26,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql.pg8000 import PGDialect_pg8000
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import IsolationLevel
 
 from shared.db.pg8000_adapter import SingleFlightConnection
 
-__all__ = ["DEFAULT_ISOLATION_LEVEL", "DEFAULT_SCHEMA", "DRIVER_URL", "ReportedServerDialect"]
+__all__ = ["DEFAULT_ISOLATION_LEVEL", "DEFAULT_SCHEMA", "ReportedServerDialect"]
 
 SQLALCHEMY_VERSION = "2.1.9"  # what the hooks below were checked against
 DEFAULT_ISOLATION_LEVEL: IsolationLevel = "READ COMMITTED"
 DEFAULT_SCHEMA = "public"
-_NAME = "pg8000_reported"
-DRIVER_URL = f"postgresql+{_NAME}://"  # the URL create_engine takes (with a creator)
 # The leading numbers of server_version ("17.5", "15.20 (Debian 15.20-0+deb12u1)",
 # "18beta1"), read as SQLAlchemy reads them from version().
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
@@ -75,6 +76,3 @@ def _reported(connection: Connection) -> dict[str, str]:
     if isinstance(dbapi_connection, SingleFlightConnection):
         return dbapi_connection.server_parameters
     return {}
-
-
-registry.register(f"postgresql.{_NAME}", __name__, ReportedServerDialect.__name__)

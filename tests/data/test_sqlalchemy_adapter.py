@@ -14,7 +14,7 @@ from infra import neon_local
 from shared.core.settings import Settings
 from shared.db import sqlalchemy_adapter
 from shared.db.connect import connect
-from shared.db.engine import create_db_engine
+from shared.db.engine import DRIVER_URL, create_db_engine
 from shared.db.url import parse_database_url
 from tests.support.counting import CountingProxy
 from tests.support.postgres18 import Postgres18
@@ -53,6 +53,9 @@ def test_the_pinned_sqlalchemy_is_the_one_the_hooks_were_checked_against() -> No
     # THEN it is the installed one (an upgrade re-checks this module first)
     assert sqlalchemy.__version__ == sqlalchemy_adapter.SQLALCHEMY_VERSION
     assert issubclass(sqlalchemy_adapter.ReportedServerDialect, PGDialect_pg8000)
+    # AND the engines' URL names it through SQLAlchemy's dialect registry
+    dialect = create_engine(DRIVER_URL).dialect
+    assert type(dialect) is sqlalchemy_adapter.ReportedServerDialect
 
 
 @pytest.mark.parametrize("server", ["pooler", "postgresql 15", "postgresql 18"])
@@ -62,7 +65,7 @@ def test_the_dialect_state_matches_what_the_four_checks_find(
     # GIVEN a stock pg8000 engine and ours, each initialised on its first connection
     url = _servers(stack, pg18)[server]()
     stock, expected = _initialised(url, "postgresql+pg8000://")
-    ours, found = _initialised(url, sqlalchemy_adapter.DRIVER_URL)
+    ours, found = _initialised(url, DRIVER_URL)
     # THEN every fact initialize() set (version, schema, isolation level, escapes and
     # the features derived from the version) is the stock dialect's
     assert found == expected
