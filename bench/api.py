@@ -2,13 +2,12 @@
 
 Auth runs as deployed: EdDSA tokens shaped like Better Auth's, verified through a JWKS
 served on loopback (BETTER_AUTH_URL), fetched once per container and then cached.
-Events are the API suite's API Gateway HTTP API (payload 2.0) events, built from the
-captured one in tests/events/, and its Lambda context.
+Events are the tests' API Gateway HTTP API (payload 2.0) events, built from the captured
+one in tests/events/, and their Lambda context; the routes are serverless.yml's.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from collections.abc import Callable
@@ -16,25 +15,21 @@ from typing import Any
 
 from tests.support.events import LambdaContext, http_api_event
 from tests.support.jwks_server import KeyServer
+from tests.support.routes import Route, api_routes, handler_of
 from tests.support.tokens import claims, sign
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-# The contract's routes: operation name -> (function module, method, path template).
-ROUTES: dict[str, tuple[str, str, str]] = {
-    "list": ("functions.list_tasks", "GET", "/api/{user_id}/tasks"),
-    "create": ("functions.create_task", "POST", "/api/{user_id}/tasks"),
-    "get": ("functions.get_task", "GET", "/api/{user_id}/tasks/{task_id}"),
-    "put": ("functions.replace_task", "PUT", "/api/{user_id}/tasks/{task_id}"),
-    "patch": ("functions.update_task", "PATCH", "/api/{user_id}/tasks/{task_id}"),
-    "complete": ("functions.complete_task", "PATCH", "/api/{user_id}/tasks/{task_id}/complete"),
-    "delete": ("functions.delete_task", "DELETE", "/api/{user_id}/tasks/{task_id}"),
-    "health": ("functions.health", "GET", "/health"),
-}
+# Every route API clients call, by the name of the function serving it (serverless.yml's);
+# the docs function serves developers, not the API's traffic.
+ROUTES: dict[str, Route] = {route.function: route for route in api_routes()}
 OPERATIONS = tuple(ROUTES)
-# One cycle of a user's session: every route once, leaving no rows behind.
-CYCLE = ("create", "get", "put", "patch", "complete", "list", "delete", "health")
-_EXPECTED = {"create": 201, "delete": 204}
+# One cycle of a user's session: every route once, creating first and deleting last, so
+# it leaves no rows behind.
+CYCLE = tuple(
+    sorted(OPERATIONS, key=lambda name: {"POST": 0, "DELETE": 2}.get(ROUTES[name].method, 1))
+)
+_EXPECTED = {"POST": 201, "DELETE": 204}
 
 
 class AuthServer(KeyServer):
@@ -48,10 +43,7 @@ class AuthServer(KeyServer):
 
 def load_handlers() -> dict[str, Handler]:
     """Each route's Lambda handler, imported the way the runtime imports it."""
-    handlers: dict[str, Handler] = {}
-    for name, (module, _, _) in ROUTES.items():
-        handlers[name] = getattr(importlib.import_module(module), "handler")  # noqa: B009
-    return handlers
+    return {name: handler_of(route) for name, route in ROUTES.items()}
 
 
 class Session:
@@ -65,26 +57,27 @@ class Session:
         self.toggle = 0
 
     def event(self, operation: str) -> dict[str, Any]:
-        _, method, template = ROUTES[operation]
-        if operation == "health":
-            return http_api_event(method, template)
-        path = template.format(user_id=self.user_id, task_id=self.task_id)
+        """A fresh API Gateway event for ``operation``, as this user."""
+        route = ROUTES[operation]
+        if "user_id" not in route.params:
+            return http_api_event(route.method, route.template)
         self.toggle += 1
         body: Any = {
-            "create": {"title": "Buy milk", "description": "2 litres, semi-skimmed"},
-            "put": {"title": f"Buy oat milk {self.toggle}", "description": "1 litre"},
-            "patch": {"description": f"revision {self.toggle}"},
-        }.get(operation)
+            "POST": {"title": "Buy milk", "description": "2 litres, semi-skimmed"},
+            "PUT": {"title": f"Buy oat milk {self.toggle}", "description": "1 litre"},
+            "PATCH": {"completed": self.toggle % 2 == 0},  # update and complete take it
+        }.get(route.method)
         headers = {"authorization": f"Bearer {self.token}", "accept": "application/json"}
         if body is not None:
             headers["content-type"] = "application/json"
         text = None if body is None else json.dumps(body)
-        return http_api_event(method, path, headers=headers, body=text)
+        path = route.path(user_id=self.user_id, task_id=self.task_id)
+        return http_api_event(route.method, path, headers=headers, body=text)
 
     def prepare(self, operation: str) -> None:
         """Make sure ``operation`` has a task of the user's to act on."""
-        if "{task_id}" in ROUTES[operation][2] and self.task_id is None:
-            self.call("create")
+        if "task_id" in ROUTES[operation].params and self.task_id is None:
+            self.call(CYCLE[0])
 
     def call(self, operation: str, event: dict[str, Any] | None = None) -> int:
         """Invoke one route's handler with ``event`` (default: a new one); its status.
@@ -94,11 +87,12 @@ class Session:
         """
         response = self.handlers[operation](event or self.event(operation), LambdaContext())
         status = int(response["statusCode"])
-        if status != _EXPECTED.get(operation, 200):
+        method = ROUTES[operation].method
+        if status != _EXPECTED.get(method, 200):
             raise UnexpectedStatus(operation, status, str(response.get("body", ""))[:200])
-        if operation == "create":
+        if method == "POST":
             self.task_id = int(json.loads(response["body"])["id"])
-        elif operation == "delete":
+        elif method == "DELETE":
             self.task_id = None
         return status
 

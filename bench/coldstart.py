@@ -18,21 +18,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench.results import ColdStartResult, ExtraImports
+from infra.routes import functions
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE = "fastapi, mangum, sqlmodel, pg8000"
-API_MODULES = (
-    "functions.list_tasks",
-    "functions.create_task",
-    "functions.get_task",
-    "functions.replace_task",
-    "functions.update_task",
-    "functions.complete_task",
-    "functions.delete_task",
-    "functions.health",
-    "functions.docs",
-)
-JOB_MODULES = ("functions.migrate", "functions.verify")
+API_MODULES = tuple(fn.module for fn in functions() if not fn.is_job)
+JOB_MODULES = tuple(fn.module for fn in functions() if fn.is_job)
 _TIMER = (
     "import time\n"
     "began = time.perf_counter()\n"

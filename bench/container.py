@@ -101,10 +101,9 @@ def _reuse() -> bool:
 
 def _drop_engine() -> None:
     """Forget the engine, as a new container would not have one (closing kept connections)."""
-    from shared.db.engine import get_engine
+    from shared.db.engine import reset_engine
 
-    get_engine().dispose()
-    get_engine.cache_clear()
+    reset_engine()
 
 
 def _measured(session: Session, counters: Counters, operation: str) -> tuple[int, int, float]:

@@ -47,7 +47,7 @@ def _worker(
     try:
         session = Session(load_handlers(), user_id, token)
         marks["imported"] = time.time()
-        session.call("list")  # the container's first, cold call (JWKS, engine) is not timed
+        session.call("listTasks")  # the container's first, cold call (JWKS, engine) is not timed
         marks["warm"] = time.time()
     except BaseException as exc:
         errors.append(f"warm-up: {type(exc).__name__}: {exc}")
@@ -89,7 +89,7 @@ def run(
     # Takes effect only if the fork server is not running yet (nothing else starts it).
     # Not bench.run: each child runs the main module afresh, and runpy warns when it is
     # already imported.
-    handlers = [module for module, _, _ in ROUTES.values()]
+    handlers = [route.module for route in ROUTES.values()]
     ctx.set_forkserver_preload([*handlers, "bench.throughput"])
     barrier = ctx.Barrier(containers + 1)
     pipes: list[Connection] = []

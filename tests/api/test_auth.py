@@ -9,38 +9,20 @@ from collections.abc import Callable
 
 import pytest
 
-from functions import (
-    complete_task,
-    create_task,
-    delete_task,
-    get_task,
-    list_tasks,
-    replace_task,
-    update_task,
-)
-from shared.api.handler import LambdaHandler
+from functions import create_task, delete_task, get_task, list_tasks
 from tests.support.client import Client, Tokens, User
 from tests.support.events import Reply
 from tests.support.jwks_server import KeyServer
+from tests.support.routes import Route, handler_of, sample, task_routes
 from tests.support.tokens import SECRET, b64url, claims, forge, hs256, new_key, sign
 
-# (handler, method, path suffix after /api/{user_id}/tasks, JSON body)
-Route = tuple[LambdaHandler, str, str, object]
-ROUTES: dict[str, Route] = {
-    "list": (list_tasks.handler, "GET", "", None),
-    "create": (create_task.handler, "POST", "", {"title": "t"}),
-    "get": (get_task.handler, "GET", "/1", None),
-    "put": (replace_task.handler, "PUT", "/1", {"title": "t"}),
-    "patch": (update_task.handler, "PATCH", "/1", {"title": "t"}),
-    "complete": (complete_task.handler, "PATCH", "/1/complete", None),
-    "delete": (delete_task.handler, "DELETE", "/1", None),
-}
-EVERY_ROUTE = pytest.mark.parametrize("route", list(ROUTES.values()), ids=list(ROUTES))
+EVERY_ROUTE = pytest.mark.parametrize("route", task_routes(), ids=lambda route: route.key)
+BODY_ROUTES = [route for route in task_routes() if sample(route, "someone")[1] is not None]
 
 
 def _call(client: Client, route: Route, user_id: str, token: str | None = None) -> Reply:
-    handler, method, suffix, body = route
-    return client(handler, method, f"/api/{user_id}/tasks{suffix}", token=token, json_body=body)
+    path, body = sample(route, user_id)
+    return client(handler_of(route), route.method, path, token=token, json_body=body)
 
 
 @EVERY_ROUTE
@@ -53,20 +35,17 @@ def test_every_task_route_answers_401_without_a_token(client: Client, route: Rou
     assert reply.headers["www-authenticate"] == "Bearer"
 
 
-BODY_ROUTES = {name: ROUTES[name] for name in ("create", "put", "patch", "complete")}
-
-
-@pytest.mark.parametrize("route", list(BODY_ROUTES.values()), ids=list(BODY_ROUTES))
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=lambda route: route.key)
 @pytest.mark.parametrize("token", [None, "not-a-jwt"], ids=["no token", "bad token"])
 def test_401_comes_before_a_malformed_json_body(
     client: Client, route: Route, token: str | None
 ) -> None:
     # GIVEN a body that is not JSON, declared as JSON, and no valid token
-    handler, method, suffix, _ = route
+    path, _ = sample(route, "someone")
     headers = {"Content-Type": "application/json"}
     # WHEN it reaches a route that takes a body
     reply = client(
-        handler, method, f"/api/someone/tasks{suffix}", token=token, body="{oops", headers=headers
+        handler_of(route), route.method, path, token=token, body="{oops", headers=headers
     )
     # THEN the caller learns it is not authenticated, not what the body should look like
     assert reply.status == 401 and reply.headers["www-authenticate"] == "Bearer"

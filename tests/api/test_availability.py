@@ -15,16 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from functions import (
-    complete_task,
-    create_task,
-    delete_task,
-    get_task,
-    health,
-    list_tasks,
-    replace_task,
-    update_task,
-)
+from functions import create_task, get_task, health, list_tasks, update_task
 from infra import neon_local
 from shared.core.settings import get_settings
 from shared.db.engine import create_db_engine
@@ -34,6 +25,7 @@ from tests.support.client import Client, User
 from tests.support.events import Reply
 from tests.support.output import Output
 from tests.support.resets import Configure
+from tests.support.routes import handler_of, sample, task_routes
 
 UNAVAILABLE = "the database is unavailable; try again shortly"
 # /health's fields, and the error body every 503 has.
@@ -52,19 +44,13 @@ def impatient(configure: Configure) -> None:
 
 
 def _every_route(client: Client, user: User, task_id: int) -> dict[str, Reply]:
-    item = user.task(task_id)
-    token = user.token
-    return {
-        "list": client(list_tasks.handler, "GET", user.tasks, token=token),
-        "create": client(
-            create_task.handler, "POST", user.tasks, token=token, json_body={"title": "x"}
-        ),
-        "get": client(get_task.handler, "GET", item, token=token),
-        "put": client(replace_task.handler, "PUT", item, token=token, json_body={"title": "x"}),
-        "patch": client(update_task.handler, "PATCH", item, token=token, json_body={"title": "x"}),
-        "complete": client(complete_task.handler, "PATCH", item + "/complete", token=token),
-        "delete": client(delete_task.handler, "DELETE", item, token=token),
-    }
+    replies = {}
+    for route in task_routes():
+        path, body = sample(route, user.id, task_id)
+        replies[route.key] = client(
+            handler_of(route), route.method, path, token=user.token, json_body=body
+        )
+    return replies
 
 
 def _assert_unavailable(reply: Reply) -> None:

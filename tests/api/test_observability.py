@@ -8,24 +8,15 @@ import pytest
 from aws_lambda_powertools.logging import logger as powertools_logger
 from aws_lambda_powertools.metrics.provider import cold_start
 
-from functions import (
-    complete_task,
-    create_task,
-    delete_task,
-    docs,
-    get_task,
-    health,
-    list_tasks,
-    replace_task,
-    update_task,
-)
+from functions import get_task, health, list_tasks
 from infra import neon_local
-from shared.api.handler import LambdaHandler, build_handler
-from shared.api.routes import tasks as routes
+from shared.api.handler import build_handler
+from shared.api.routes import tasks
 from tests.support.client import Client, Secrets, Tokens, User
 from tests.support.events import HTTP_API, REST_API, LambdaContext, http_api_event
 from tests.support.output import Output
 from tests.support.resets import Configure
+from tests.support.routes import Route, handler_of, routes, sample, task_routes
 from tests.support.tokens import new_key
 
 
@@ -122,31 +113,25 @@ def test_the_first_invocation_is_a_cold_start_and_the_next_is_not(
     assert directive["Metrics"] == [{"Name": "ColdStart", "Unit": "Count"}]
 
 
-OPERATIONS: dict[str, tuple[LambdaHandler, str, str, Any]] = {
-    "TasksListed": (list_tasks.handler, "GET", "", None),
-    "TaskCreated": (create_task.handler, "POST", "", {"title": "t"}),
-    "TaskFetched": (get_task.handler, "GET", "/{id}", None),
-    "TaskReplaced": (replace_task.handler, "PUT", "/{id}", {"title": "t"}),
-    "TaskUpdated": (update_task.handler, "PATCH", "/{id}", {"title": "t"}),
-    "TaskCompletionChanged": (complete_task.handler, "PATCH", "/{id}/complete", None),
-    "TaskDeleted": (delete_task.handler, "DELETE", "/{id}", None),
-}
+def _operation(route: Route) -> str:
+    """The metric name the route's function counts its successes under."""
+    return handler_of(route).operation
 
 
-@pytest.mark.parametrize("operation", list(OPERATIONS))
+@pytest.mark.parametrize("route", task_routes(), ids=_operation)
 def test_each_operation_emits_one_business_metric_on_success_only(
-    client: Client, alice: User, bob: User, output: Output, operation: str
+    client: Client, alice: User, bob: User, output: Output, route: Route
 ) -> None:
     # GIVEN one of alice's tasks
-    handler, method, suffix, body = OPERATIONS[operation]
+    handler, operation = handler_of(route), _operation(route)
     task = client.create(alice, "metered")
     output.read()
-    path = alice.tasks + suffix.format(id=task["id"])
+    path, body = sample(route, alice.id, task["id"])
     # WHEN the operation fails once (bob's token) and then succeeds
-    refused = client(handler, method, path, token=bob.token, json_body=body)
+    refused = client(handler, route.method, path, token=bob.token, json_body=body)
     output.read()
     failed_metrics = [m for m in output.metrics() if operation in m]
-    done = client(handler, method, path, token=alice.token, json_body=body)
+    done = client(handler, route.method, path, token=alice.token, json_body=body)
     # THEN only the success emitted the operation's metric: one count in the TodoApi namespace
     assert (refused.status, done.status < 300) == (403, True)
     emitted = [m for m in output.metrics() if operation in m]
@@ -160,14 +145,12 @@ def test_each_operation_emits_one_business_metric_on_success_only(
 
 
 @pytest.mark.parametrize(
-    ("handler", "path", "operation"),
-    [(health.handler, "/health", "HealthChecked"), (docs.handler, "/openapi.json", "DocsServed")],
+    "route", [r for r in routes() if r not in task_routes()], ids=lambda route: route.key
 )
-def test_health_and_docs_emit_their_metric(
-    client: Client, output: Output, handler: LambdaHandler, path: str, operation: str
-) -> None:
+def test_health_and_docs_emit_their_metric(client: Client, output: Output, route: Route) -> None:
     # GIVEN / WHEN an unauthenticated GET
-    reply = client(handler, "GET", path)
+    operation = _operation(route)
+    reply = client(handler_of(route), route.method, route.template)
     # THEN it succeeds and counts once
     assert reply.status == 200
     assert [m[operation] for m in output.metrics() if operation in m] == [[1.0]]
@@ -178,7 +161,7 @@ def test_the_event_is_never_logged_even_when_event_logging_is_switched_on(
 ) -> None:
     # GIVEN POWERTOOLS_LOGGER_LOG_EVENT=true in the environment the handler is built in
     monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
-    handler = build_handler("TasksListed", routes.list_tasks)
+    handler = build_handler("TasksListed", tasks.list_tasks)
     # WHEN a request with a bearer token is handled
     reply = client(handler, "GET", alice.tasks, token=alice.token, request_id="no-dump")
     # THEN the event (with its Authorization header) was not logged

@@ -23,6 +23,9 @@ from typing import Any
 import pytest
 
 from infra import neon_local, package_build
+from infra.routes import functions, routes
+from tests.support.events import http_api_event
+from tests.support.routes import sample
 from tests.support.tokens import SECRET, USER_ID, claims, hs256
 
 from .conftest import Packaged
@@ -48,7 +51,6 @@ outside = [m.__file__ for m in list(sys.modules.values())
            if getattr(m, "__file__", None) and "site-packages" in m.__file__]
 print("RESULT " + json.dumps({"reply": handler(request["event"], Context()), "outside": outside}))
 """
-JOB_MODULES = {"migrate": "functions.migrate", "verify": "functions.verify"}
 _COMPILED = re.compile(r"^# code object from '?(?P<path>[^']+\.py)'?$", re.MULTILINE)
 
 pytestmark = pytest.mark.skipif(PYTHON312 is None, reason="needs a CPython 3.12 (python3.12)")
@@ -61,44 +63,6 @@ class Run:
     reply: Any
     compiled: list[str]
     outside: list[str]
-
-
-def http_event(method: str, path: str, route: str, **extra: Any) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event for one request."""
-    params = dict(zip(re.findall(r"{(\w+)}", route), _path_values(path, route), strict=True))
-    return {
-        "version": "2.0",
-        "routeKey": f"{method} {route}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"host": "api.example.com", **extra.pop("headers", {})},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": "api.example.com",
-            "domainPrefix": "api",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "pytest",
-            },
-            "requestId": "request-1",
-            "routeKey": f"{method} {route}",
-            "stage": "$default",
-            "time": "01/Jan/2026:00:00:00 +0000",
-            "timeEpoch": 1767225600000,
-        },
-        **({"pathParameters": params} if params else {}),
-        "isBase64Encoded": False,
-        **extra,
-    }
-
-
-def _path_values(path: str, route: str) -> list[str]:
-    pairs = zip(route.split("/"), path.split("/"), strict=True)
-    return [value for part, value in pairs if part.startswith("{")]
 
 
 def unpack(zip_path: Path, into: Path) -> Path:
@@ -163,38 +127,26 @@ NO_DATABASE = {
     "DB_CONNECT_ATTEMPTS": "1",
     "BETTER_AUTH_SECRET": SECRET,
 }
-TASK = "/api/u-1/tasks"
-CASES = [
-    ("listTasks", "GET", TASK, "/api/{user_id}/tasks", 401),
-    ("createTask", "POST", TASK, "/api/{user_id}/tasks", 401),
-    ("getTask", "GET", f"{TASK}/1", "/api/{user_id}/tasks/{task_id}", 401),
-    ("replaceTask", "PUT", f"{TASK}/1", "/api/{user_id}/tasks/{task_id}", 401),
-    ("updateTask", "PATCH", f"{TASK}/1", "/api/{user_id}/tasks/{task_id}", 401),
-    ("completeTask", "PATCH", f"{TASK}/1/complete", "/api/{user_id}/tasks/{task_id}/complete", 401),
-    ("deleteTask", "DELETE", f"{TASK}/1", "/api/{user_id}/tasks/{task_id}", 401),
-    ("health", "GET", "/health", "/health", 503),
-    ("docs", "GET", "/openapi.json", "/openapi.json", 200),
-    ("docs", "GET", "/docs", "/docs", 200),
-]
+# Without a token a task route refuses (401) before it needs the database; health needs
+# it (503); the docs function answers from the package alone.
+STATUS_WITHOUT_DATABASE = {"health": 503, "docs": 200}
+ROUTES = {route.key: route for route in routes()}
 
 
-@pytest.mark.parametrize(("function", "method", "path", "route", "status"), CASES)
+@pytest.mark.parametrize("route_key", list(ROUTES))
 def test_packaged_handler_answers_alone(
-    x86_64: Packaged,
-    unpacked: dict[str, Path],
-    function: str,
-    method: str,
-    path: str,
-    route: str,
-    status: int,
+    x86_64: Packaged, unpacked: dict[str, Path], route_key: str
 ) -> None:
     # GIVEN one function's package alone on the path, no database, no token
-    package, module = unpacked[function], x86_64.modules[function]
+    route = ROUTES[route_key]
+    package, module = unpacked[route.function], x86_64.modules[route.function]
+    path, _ = sample(route, "u-1")
     # WHEN its handler gets an API Gateway event
-    answer = run(package, module, http_event(method, path, route), NO_DATABASE)
+    answer = run(package, module, http_api_event(route.method, path), NO_DATABASE)
     # THEN it answers as the route should, importing nothing from outside the package
     # and compiling nothing: every module came from the shipped 3.12 bytecode
-    assert answer.reply["statusCode"] == status, answer.reply
+    expected = STATUS_WITHOUT_DATABASE.get(route.function, 401)
+    assert answer.reply["statusCode"] == expected, answer.reply
     assert answer.outside == []
     assert answer.compiled == []
 
@@ -209,7 +161,7 @@ def stack_env(stack: neon_local.Stack) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("job", ["migrate", "verify"])
+@pytest.mark.parametrize("job", [fn.name for fn in functions() if fn.is_job])
 def test_packaged_job_runs_against_the_database(
     x86_64: Packaged, unpacked: dict[str, Path], stack_env: dict[str, str], job: str
 ) -> None:
@@ -231,14 +183,9 @@ def test_packaged_api_round_trip(
     headers = {"authorization": f"Bearer {hs256(claims('https://auth.example.com'))}"}
     collection = f"/api/{USER_ID}/tasks"
     body = json.dumps({"title": "shipped in a zip"})
-    create = http_event(
-        "POST",
-        collection,
-        "/api/{user_id}/tasks",
-        headers={**headers, "content-type": "application/json"},
-        body=body,
-    )
-    listing = http_event("GET", collection, "/api/{user_id}/tasks", headers=headers)
+    json_headers = {**headers, "content-type": "application/json"}
+    create = http_api_event("POST", collection, headers=json_headers, body=body)
+    listing = http_api_event("GET", collection, headers=headers)
     # WHEN a task is created, then listed, each by its own packaged function
     created = run(unpacked["createTask"], x86_64.modules["createTask"], create, stack_env)
     listed = run(unpacked["listTasks"], x86_64.modules["listTasks"], listing, stack_env)

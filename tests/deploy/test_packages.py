@@ -7,35 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from infra import package_build, package_check
+from infra import package_build, package_check, routes
 
 from .conftest import Packaged
 
-API_FUNCTIONS = (
-    "listTasks",
-    "createTask",
-    "getTask",
-    "replaceTask",
-    "updateTask",
-    "completeTask",
-    "deleteTask",
-    "health",
-    "docs",
-)
-JOBS = ("migrate", "verify")
-HANDLER_MODULES = {
-    "listTasks": "list_tasks",
-    "createTask": "create_task",
-    "getTask": "get_task",
-    "replaceTask": "replace_task",
-    "updateTask": "update_task",
-    "completeTask": "complete_task",
-    "deleteTask": "delete_task",
-    "health": "health",
-    "docs": "docs",
-    "migrate": "migrate",
-    "verify": "verify",
-}
+API_FUNCTIONS = tuple(fn.name for fn in routes.functions() if not fn.is_job)
+JOBS = tuple(fn.name for fn in routes.functions() if fn.is_job)
 # Budgets with ~20% headroom over today's sizes (MiB): a jump means a new dependency or
 # a packaging regression. Lambda's own limits are 50 zipped / 250 unzipped.
 BUDGET = {"api": (25, 78), "jobs": (18, 56)}
@@ -117,7 +94,8 @@ def test_api_package_leaves_out_the_jobs(arm64: Packaged, function: str) -> None
     assert {"fastapi", "mangum", "jwt", "cryptography", "sqlalchemy", "pg8000"} <= top
     assert not {"alembic", "mako", "specs"} & top
     assert not any(name.startswith("shared/jobs/migrations/") for name in entries)
-    assert handlers == {"functions/__init__.py", f"functions/{HANDLER_MODULES[function]}.py"}
+    module = routes.function(function).module
+    assert handlers == {"functions/__init__.py", module.replace(".", "/") + ".py"}
 
 
 @pytest.mark.parametrize("function", JOBS)

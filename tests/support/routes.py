@@ -1,7 +1,7 @@
 """serverless.yml's routes as tests and the bench use them: handlers and a sample request each.
 
 The table itself is infra/routes.py's; nothing here restates a route. A route's sample
-request fills its path parameters and, when its method takes a body, sends SAMPLE_BODY.
+request fills its path parameters and sends its method's body, if the method takes one.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ __all__ = [
     "task_routes",
 ]
 
-# Valid for every route that takes a body: create and replace need a title, update takes
-# any field, complete takes {"completed": ...} (the title is ignored where not a field).
-SAMPLE_BODY: dict[str, Any] = {"title": "t", "completed": True}
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# A body valid on every route of its method: create and replace need a title; update
+# takes any field and complete only {"completed": ...}, so PATCH sends the flag.
+SAMPLE_BODIES: dict[str, dict[str, Any]] = {
+    "POST": {"title": "t"},
+    "PUT": {"title": "t"},
+    "PATCH": {"completed": True},
+}
 
 
 def handler_of(route: Route) -> LambdaHandler:
@@ -49,5 +52,5 @@ def task_routes() -> tuple[Route, ...]:
 
 def sample(route: Route, user_id: str, task_id: int | str = 1) -> tuple[str, Any]:
     """The path and JSON body (``None`` when the method takes none) of a request to ``route``."""
-    body = dict(SAMPLE_BODY) if route.method in _BODY_METHODS else None
-    return route.path(user_id=user_id, task_id=task_id), body
+    body = SAMPLE_BODIES.get(route.method)
+    return route.path(user_id=user_id, task_id=task_id), None if body is None else dict(body)
