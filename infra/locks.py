@@ -184,6 +184,11 @@ def unhashed(text: str) -> list[str]:
     return [m[1] for m in _PINNED.finditer(joined) if "--hash=sha256:" not in m[3]]
 
 
+def without_comments(text: str) -> str:
+    """A lock as pip reads it: its requirements and hashes, without comment lines."""
+    return "".join(line + "\n" for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
 def recorded_digest(text: str) -> str | None:
     """The inputs digest a lock's header records."""
     for line in text.splitlines():

@@ -160,8 +160,10 @@ def dependencies(group: Group, arch: str, python312: str | None) -> Path:
 
 
 def _cache_key(group: Group, arch: str, python312: str | None) -> str:
+    # The lock's comments (its inputs digest, `# via` notes) change with other sets' inputs.
+    lock = locks.without_comments(group.lock.read_text())
     digest = hashlib.sha256()
-    parts = (group.lock.read_text(), arch, str(python312 is not None), Path(__file__).read_text())
+    parts = (lock, arch, str(python312 is not None), Path(__file__).read_text())
     for part in parts:
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
