@@ -12,7 +12,7 @@ REGION_FLAG = $(if $(REGION),--region $(REGION))
 # The local stack's URLs, for targets that talk to it (quoted values, so eval, not source).
 WITH_STACK_ENV = set -a && eval "$$($(STACK) env)" && set +a &&
 
-.PHONY: help test run bootstrap lint typecheck schema schema-check scan pytest \
+.PHONY: help test run bootstrap lint typecheck schema revision schema-check scan pytest \
         lock lock-check stack-start stack-stop stack-status migrate verify bench \
         deploy deploy-jobs package remove
 
@@ -36,6 +36,10 @@ typecheck:  ## mypy --strict over the whole tree
 
 schema:  ## regenerate shared/tasks/models.py from specs/schema.toml
 	$(PY) -m infra.schemagen
+
+revision: bootstrap  ## after a spec change: regenerate the models, autogenerate the next revision (MSG="...")
+	@test -n "$(MSG)" || { echo 'usage: make revision MSG="what changed"' >&2; exit 2; }
+	$(PY) -m infra.revision -m "$(MSG)"
 
 schema-check:  ## fail when shared/tasks/models.py no longer matches the spec
 	$(PY) -m infra.schemagen --check

@@ -5,7 +5,8 @@
 
 For each table it writes the model family the API uses: ``<M>Base`` (fields clients
 send), ``<M>Create``, ``<M>Replace`` (PUT), ``<M>Update`` (PATCH), the table model
-``<M>`` and ``<M>Public`` (what responses carry).
+``<M>`` and ``<M>Public`` (what responses carry); a table with ``api = false`` gets the
+table model only.
 """
 
 from __future__ import annotations
@@ -19,13 +20,6 @@ from shared.jobs.schema_spec import Column, Table, load_spec
 TARGET = Path(__file__).resolve().parent.parent / "shared" / "tasks" / "models.py"
 
 _PY_TYPES = {"integer": "int", "string": "str", "text": "str", "boolean": "bool"}
-_SA_TYPES = {
-    "integer": "Integer()",
-    "string": "String({max_length})",
-    "text": "Text()",
-    "boolean": "Boolean()",
-    "timestamptz": "DateTime(timezone=True)",
-}
 HEADER = '''"""GENERATED from specs/schema.toml by infra/schemagen.py.
 
 Do not edit: change the spec, then run `make schema`.
@@ -74,8 +68,7 @@ def public_type(col: Column) -> str:
 
 
 def table_field(col: Column) -> str:
-    sa_type = _SA_TYPES[col.type].format(max_length=col.max_length)
-    args = [f"default={col.default!r}", f"sa_type={sa_type}", f"nullable={col.nullable}"]
+    args = [f"default={col.default!r}", f"sa_type={col.sa_type!r}", f"nullable={col.nullable}"]
     args += ["primary_key=True"] if col.primary_key else []
     args += ["index=True"] if col.index else []
     if col.server_default is not None:
@@ -142,7 +135,7 @@ def model_family(table: Table) -> list[list[str]]:
         "",
     ]
     public += [f"    {c.name}: {public_type(c)}" for c in table.columns if c.public]
-    return [base, create, replace, update, row, public]
+    return [base, create, replace, update, row, public] if table.api else [row]
 
 
 def render(tables: list[Table]) -> str:

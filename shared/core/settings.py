@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     db_connect_attempts: int = Field(default=3, ge=1, le=10)
     db_query_timeout: float = Field(default=10.0, gt=0, le=300)
     db_reuse_connection: bool = False
+    # How long an Idempotency-Key is remembered (and a retry with it replays): 24 h.
+    idempotency_key_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
 
     better_auth_url: str | None = None
     better_auth_secret: SecretStr | None = None

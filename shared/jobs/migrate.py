@@ -9,14 +9,15 @@ from typing import Any
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, inspect, select
 from sqlmodel import SQLModel
 
-import shared.tasks.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from shared.core.settings import Settings
 from shared.db.engine import create_db_engine
 from shared.db.failures import translate_errors
 from shared.jobs.target import migration_target
+from shared.tasks.idempotency import purge_expired
+from shared.tasks.models import IdempotencyKey  # (and registers every table on the metadata)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same for every concurrent migrate run.
@@ -32,6 +33,7 @@ class MigrationReport:
     before: str | None = None
     after: str | None = None
     applied: list[str] = field(default_factory=list)
+    expired_keys_purged: int = 0
 
     @property
     def action(self) -> str:
@@ -41,20 +43,24 @@ class MigrationReport:
         return {"action": self.action, **asdict(self)}
 
 
-def migrate(settings: Settings) -> MigrationReport:
-    """Upgrade the database to the newest revision and say what was done."""
+def migrate(settings: Settings, migrations_dir: Path = MIGRATIONS_DIR) -> MigrationReport:
+    """Upgrade the database to the newest revision, sweep expired keys, say what was done."""
     params, endpoint = migration_target(settings)
     engine = create_db_engine(params, settings, autocommit=False)
     report = MigrationReport(database=params.redacted(), endpoint=endpoint)
     with translate_errors():
-        _upgrade(engine, report)
+        _upgrade(engine, report, migrations_dir)
+        with engine.begin() as conn:
+            if inspect(conn).has_table(IdempotencyKey.__tablename__):
+                ttl = settings.idempotency_key_ttl_seconds
+                report.expired_keys_purged = purge_expired(conn, ttl)
     engine.dispose()
     return report
 
 
-def _upgrade(engine: Engine, report: MigrationReport) -> None:
+def _upgrade(engine: Engine, report: MigrationReport, migrations_dir: Path) -> None:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir))
     script = ScriptDirectory.from_config(config)
     with engine.begin() as conn:
         # Transaction-scoped, so it is safe through a transaction-mode pooler too.

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Boolean, DateTime, Integer, MetaData, String, Text, text
+from sqlalchemy import Column as SAColumn
+from sqlalchemy import Table as SATable
+from sqlalchemy.types import TypeEngine
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "specs" / "schema.toml"
 
 TYPES = ("integer", "string", "text", "boolean", "timestamptz")
 INPUTS = ("required", "optional", "update", "none")
+_SA_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
+    "integer": Integer,
+    "text": Text,
+    "boolean": Boolean,
+    "timestamptz": lambda: DateTime(timezone=True),
+}
 
 
 class SpecError(ValueError):
@@ -46,6 +58,26 @@ class Column:
         return column
 
     @property
+    def sa_type(self) -> TypeEngine[Any]:
+        """The column's SQLAlchemy type (the generated models spell it as its repr)."""
+        if self.type == "string":
+            return String(self.max_length)
+        return _SA_TYPES[self.type]()
+
+    def sa_column(self) -> SAColumn[Any]:
+        """The column as SQLAlchemy metadata, for comparing a database with the spec."""
+        default = None if self.server_default is None else text(self.server_default)
+        return SAColumn(
+            self.name,
+            self.sa_type,
+            primary_key=self.primary_key,
+            autoincrement=self.autoincrement,
+            nullable=self.nullable,
+            index=self.index or None,
+            server_default=default,
+        )
+
+    @property
     def pg_type(self) -> str:
         """The type as PostgreSQL's format_type() spells it."""
         if self.type == "string":
@@ -61,16 +93,36 @@ class Table:
     model: str
     doc: str
     columns: tuple[Column, ...]
+    api: bool = True  # False: only the table model is generated, no request/response models
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        """The primary key's column names, in spec order."""
+        return tuple(c.name for c in self.columns if c.primary_key)
 
     def inputs(self, *kinds: str) -> list[Column]:
         """The columns a client may send, of the given input kinds."""
         return [c for c in self.columns if c.input in kinds]
 
 
+def spec_metadata(tables: list[Table]) -> MetaData:
+    """The spec's tables as SQLAlchemy metadata (what Alembic's autogenerate compares)."""
+    metadata = MetaData()
+    for spec in tables:
+        SATable(spec.name, metadata, *(c.sa_column() for c in spec.columns))
+    return metadata
+
+
 def load_spec(path: Path = SPEC_PATH) -> list[Table]:
     """The spec's tables, in file order."""
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     return [
-        Table(name, t["model"], t["doc"], tuple(Column.from_spec(c) for c in t["columns"]))
+        Table(
+            name,
+            t["model"],
+            t["doc"],
+            tuple(Column.from_spec(c) for c in t["columns"]),
+            api=t.get("api", True),
+        )
         for name, t in raw["tables"].items()
     ]

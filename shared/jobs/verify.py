@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, func, select, table, text
@@ -11,7 +12,7 @@ from sqlalchemy import Connection, func, select, table, text
 from shared.core.settings import Settings
 from shared.db.engine import create_db_engine
 from shared.db.failures import translate_errors
-from shared.jobs.schema_spec import Column, Table, load_spec
+from shared.jobs.schema_spec import SPEC_PATH, Column, Table, load_spec
 from shared.jobs.target import migration_target
 
 _COLUMNS = text("""
@@ -33,6 +34,16 @@ _TRIGGERS = text("""
     JOIN pg_class c ON c.oid = t.tgrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'public' AND NOT t.tgisinternal AND t.tgenabled <> 'D'""")
+# How many values the sequence behind an auto-incrementing column has handed out, of how many.
+_ID_SPACE = text("""
+    SELECT coalesce(s.last_value, s.start_value - 1) - s.min_value + 1,
+           s.max_value - s.min_value + 1
+    FROM pg_sequences s
+    WHERE format('%I.%I', s.schemaname, s.sequencename)::regclass
+        = pg_get_serial_sequence(:table_name, :column)::regclass""")
+# Past this share of its id space a table gets a warning: at 80 % of 2^31 ids, a service
+# creating a million tasks a day still has over a year to widen the column or archive.
+ID_SPACE_WARNING = 0.8
 
 
 @dataclass
@@ -56,31 +67,68 @@ class TableInfo:
 
 
 @dataclass
+class IdSpace:
+    """How much of an auto-incrementing column's sequence is used."""
+
+    column: str
+    used: int
+    capacity: int
+
+    @property
+    def share(self) -> float:
+        return self.used / self.capacity
+
+
+@dataclass
 class VerifyReport:
-    """Tables found, and every way they differ from the spec."""
+    """Tables found, every way they differ from the spec, and what is running out."""
 
     database: str
     tables: list[TableInfo]
     problems: list[str]
+    id_space: list[IdSpace] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Conditions that do not fail verify but need an operator soon."""
+        return [
+            f"{s.column}: {s.share:.1%} of its ids are used ({s.used} of {s.capacity})"
+            for s in self.id_space
+            if s.share >= ID_SPACE_WARNING
+        ]
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, **asdict(self)}
+        return {"ok": self.ok, **asdict(self), "warnings": self.warnings}
 
 
-def verify(settings: Settings) -> VerifyReport:
-    """Inspect the live database and compare it with specs/schema.toml."""
+def verify(settings: Settings, spec_path: Path = SPEC_PATH) -> VerifyReport:
+    """Inspect the live database and compare it with the spec (specs/schema.toml)."""
     params, _ = migration_target(settings)
     engine = create_db_engine(params, settings, autocommit=False)
+    spec = load_spec(spec_path)
     with translate_errors(), engine.begin() as conn:
         tables = inspect_tables(conn)
+        found = {t.name: t for t in tables}
+        id_space = [s for table in spec if table.name in found for s in id_spaces(conn, table)]
     engine.dispose()
-    found = {t.name: t for t in tables}
-    problems = [p for spec in load_spec() for p in check_table(spec, found.get(spec.name))]
-    return VerifyReport(database=params.redacted(), tables=tables, problems=problems)
+    problems = [p for table in spec for p in check_table(table, found.get(table.name))]
+    return VerifyReport(params.redacted(), tables, problems, id_space)
+
+
+def id_spaces(conn: Connection, spec: Table) -> list[IdSpace]:
+    """The used share of each auto-incrementing column's sequence (none: not reported)."""
+    found = []
+    for col in spec.columns:
+        if col.autoincrement:
+            values = {"table_name": spec.name, "column": col.name}
+            row = conn.execute(_ID_SPACE, values).one_or_none()
+            if row is not None:
+                found.append(IdSpace(f"{spec.name}.{col.name}", *row))
+    return found
 
 
 def inspect_tables(conn: Connection) -> list[TableInfo]:
@@ -142,15 +190,13 @@ def _check_column(table_name: str, spec: Column, found: ColumnInfo | None) -> li
 
 def _check_indexes(spec: Table, found: TableInfo) -> list[str]:
     definitions = list(found.indexes.values())
-    problems = []
-    for col in spec.columns:
-        covered = any(re.search(rf"\({col.name}\)", d) for d in definitions)
-        primary = any(
-            re.search(rf"UNIQUE INDEX \w+ ON \S+ USING btree \({col.name}\)", d)
-            for d in definitions
-        )
-        if col.index and not covered:
-            problems.append(f"{spec.name}.{col.name}: index missing")
-        if col.primary_key and not primary:
-            problems.append(f"{spec.name}.{col.name}: primary key missing")
+    problems = [
+        f"{spec.name}.{col.name}: index missing"
+        for col in spec.columns
+        if col.index and not any(re.search(rf"\({col.name}\)", d) for d in definitions)
+    ]
+    key = ", ".join(spec.primary_key)
+    primary = rf"UNIQUE INDEX \w+ ON \S+ USING btree \({re.escape(key)}\)"
+    if key and not any(re.search(primary, d) for d in definitions):
+        problems.append(f"{spec.name}.{key.replace(', ', '+')}: primary key missing")
     return problems

@@ -15,6 +15,9 @@ from shared.tasks.validation import NullMeansOmitted, as_utc, storable_text
 TASKS_USER_ID_MAX_LENGTH = 255
 TASKS_TITLE_MAX_LENGTH = 255
 TASKS_DESCRIPTION_MAX_LENGTH = 10000
+IDEMPOTENCY_KEYS_USER_ID_MAX_LENGTH = 255
+IDEMPOTENCY_KEYS_KEY_MAX_LENGTH = 255
+IDEMPOTENCY_KEYS_FINGERPRINT_MAX_LENGTH = 64
 
 
 class TaskBase(SQLModel):
@@ -64,8 +67,8 @@ class Task(SQLModel, table=True):
     __tablename__ = "tasks"
 
     id: int | None = Field(default=None, sa_type=Integer(), nullable=False, primary_key=True)
-    user_id: str = Field(default=None, sa_type=String(255), nullable=False, index=True)
-    title: str = Field(default=None, sa_type=String(255), nullable=False)
+    user_id: str = Field(default=None, sa_type=String(length=255), nullable=False, index=True)
+    title: str = Field(default=None, sa_type=String(length=255), nullable=False)
     description: str | None = Field(default=None, sa_type=Text(), nullable=True)
     completed: bool = Field(default=False, sa_type=Boolean(), nullable=False, sa_column_kwargs={"server_default": text("false")})
     created_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), nullable=False, sa_column_kwargs={"server_default": text("now()")})
@@ -82,3 +85,16 @@ class TaskPublic(SQLModel):
     completed: bool
     created_at: Annotated[datetime, AfterValidator(as_utc)]
     updated_at: Annotated[datetime, AfterValidator(as_utc)]
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A write remembered under a client's Idempotency-Key, so a retry replays its answer."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: str | None = Field(default=None, sa_type=String(length=255), nullable=False, primary_key=True)
+    key: str | None = Field(default=None, sa_type=String(length=255), nullable=False, primary_key=True)
+    fingerprint: str = Field(default=None, sa_type=String(length=64), nullable=False)
+    status_code: int = Field(default=None, sa_type=Integer(), nullable=False)
+    response: str = Field(default=None, sa_type=Text(), nullable=False)
+    created_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), nullable=False, index=True, sa_column_kwargs={"server_default": text("now()")})
