@@ -29,7 +29,7 @@ from shared.core.errors import (
     ValidationFailed,
 )
 from shared.core.observability import logger
-from shared.db.failures import is_unavailable, sqlstate
+from shared.db.failures import is_unavailable, refusal, sqlstate
 
 # What Starlette and FastAPI raise themselves: an unknown path or method, an unreadable body.
 _HTTP_ERRORS: dict[int, type[AppError]] = {
@@ -52,6 +52,12 @@ async def database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_unavailable(exc):
         logger.warning("database unavailable", extra={"sqlstate": state})
         return error_response(DatabaseUnavailable())
+    kind = refusal(exc)
+    if kind is not None:
+        # 507s need an operator (no ids or no room left), 503s may pass, 4xx are the input's.
+        level = {507: logger.error}.get(kind.status_code, logger.warning)
+        level("database refused the statement", extra={"sqlstate": state, "error": kind.code})
+        return error_response(kind())
     logger.error("database error", extra={"error": type(exc.orig).__name__, "sqlstate": state})
     return internal_error_response()
 

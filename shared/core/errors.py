@@ -15,7 +15,12 @@ __all__ = [
     "AuthenticationError",
     "BodyNotReadable",
     "ConfigurationError",
+    "DatabaseBusy",
+    "DatabaseFull",
     "DatabaseUnavailable",
+    "IdempotencyKeyInUse",
+    "IdempotencyKeyInvalid",
+    "IdempotencyKeyReused",
     "InternalError",
     "KeySetUnavailable",
     "MalformedRequest",
@@ -25,9 +30,11 @@ __all__ = [
     "PermissionDenied",
     "RouteNotFound",
     "ServiceUnavailable",
+    "TaskIdsExhausted",
     "TokenExpired",
     "UnsupportedMediaType",
     "ValidationFailed",
+    "ValueNotStorable",
     "client_errors",
 ]
 
@@ -68,6 +75,14 @@ class DatabaseUnavailable(ServiceUnavailable):
 
     code = "DATABASE_UNAVAILABLE"
     detail = "the database is unavailable; try again shortly"
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """The database gave up on the statement (deadlock, timeout, conflict); nothing was written."""
+
+    code = "DATABASE_BUSY"
+    detail = "the database could not complete the request; nothing was written, try again"
+    retry_after_seconds = 1
 
 
 class KeySetUnavailable(ServiceUnavailable):
@@ -161,6 +176,54 @@ class ValidationFailed(AppError):
     status_code = 422
     code = "VALIDATION_FAILED"
     detail = "the request is not valid"
+
+
+class IdempotencyKeyInvalid(AppError):
+    """The Idempotency-Key header is empty, over 255 characters, or not visible ASCII."""
+
+    status_code = 400
+    code = "IDEMPOTENCY_KEY_INVALID"
+    detail = "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID, for instance)"
+
+
+class IdempotencyKeyInUse(AppError):
+    """A request with this Idempotency-Key was being processed; retry to get its answer."""
+
+    status_code = 409
+    code = "IDEMPOTENCY_KEY_IN_USE"
+    detail = "a request with this Idempotency-Key was in progress; retry to get its answer"
+
+
+class IdempotencyKeyReused(AppError):
+    """The Idempotency-Key was used before with another request (method, path or body)."""
+
+    status_code = 422
+    code = "IDEMPOTENCY_KEY_REUSED"
+    detail = "this Idempotency-Key was used with a different request; use a new key"
+
+
+class ValueNotStorable(AppError):
+    """The database refused a value: too long, out of range, or against one of its rules."""
+
+    status_code = 422
+    code = "VALUE_NOT_STORABLE"
+    detail = "the database refused a value of the request"
+
+
+class TaskIdsExhausted(AppError):
+    """No task id is left (the id sequence reached its end); no task can be created."""
+
+    status_code = 507
+    code = "TASK_IDS_EXHAUSTED"
+    detail = "no task can be created: the service has run out of task ids"
+
+
+class DatabaseFull(AppError):
+    """The database has no room left (disk full, or the Neon project's size limit)."""
+
+    status_code = 507
+    code = "DATABASE_FULL"
+    detail = "the database is full; nothing was written"
 
 
 def client_errors() -> list[type[AppError]]:

@@ -94,11 +94,14 @@ def update_task(
     return session.scalars(stmt).one_or_none()
 
 
+def toggled() -> dict[str, Any]:
+    """The values that flip the completed flag in the database (no read-modify-write race)."""
+    return {"completed": not_(col(Task.completed))}
+
+
 def toggle_task(session: Session, *, user_id: str, task_id: int) -> Task | None:
-    """Flip the task's completed flag in the database (no read-modify-write race)."""
-    return update_task(
-        session, user_id=user_id, task_id=task_id, values={"completed": not_(col(Task.completed))}
-    )
+    """Flip the task's completed flag."""
+    return update_task(session, user_id=user_id, task_id=task_id, values=toggled())
 
 
 def delete_task(session: Session, *, user_id: str, task_id: int) -> bool:
