@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from infra import deploy
+from shared.api.paging import PAGE_HEADERS
 
 from .conftest import ROOT, SENTINELS, STAGE, Packaged
 
@@ -249,6 +250,8 @@ def test_cors_and_log_retention(arm64: Packaged) -> None:
     assert cors["AllowOrigins"] == [SENTINELS["FRONTEND_ORIGIN"]]
     assert set(cors["AllowHeaders"]) == {"Authorization", "Content-Type"}
     assert not cors.get("AllowCredentials", False)
+    # AND a frontend can read the list's paging headers, a new task's Location, Retry-After
+    assert {*PAGE_HEADERS, "Location", "Retry-After"} <= set(cors["ExposeHeaders"])
     # AND every log group expires
     assert all(group["Properties"]["RetentionInDays"] == 14 for group in groups)
 

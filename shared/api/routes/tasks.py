@@ -5,35 +5,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Body, Response, status
+from fastapi import Body, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from shared.api.app import Route
 from shared.api.deps import Limit, Offset, OwnerId, SessionDep, TaskId
-from shared.api.idempotency import IdempotencyDep, answer
 from shared.api.owner import OwnerRoute
+from shared.api.paging import LINK, PAGE_HEADERS, TOTAL_COUNT, link_header
 from shared.api.problems import openapi_responses
 from shared.core.errors import (
     AppError,
     AuthenticationError,
     BodyNotReadable,
-    DatabaseBusy,
-    DatabaseFull,
     DatabaseUnavailable,
-    IdempotencyKeyInUse,
-    IdempotencyKeyInvalid,
-    IdempotencyKeyReused,
     KeySetUnavailable,
     MissingToken,
     NotFound,
     PermissionDenied,
-    TaskIdsExhausted,
     TokenExpired,
     UnsupportedMediaType,
     ValidationFailed,
-    ValueNotStorable,
 )
-from shared.tasks import crud, idempotency
+from shared.tasks import crud
 from shared.tasks.crud import Order, SortKey, Status
 from shared.tasks.models import Task, TaskCreate, TaskPublic, TaskReplace, TaskUpdate
 
@@ -51,15 +44,6 @@ _COMMON: tuple[type[AppError], ...] = (
     KeySetUnavailable,
 )
 _BODY = (BodyNotReadable, UnsupportedMediaType)
-# What a write (the routes that take an Idempotency-Key) can answer besides.
-_WRITE = (
-    IdempotencyKeyInvalid,
-    IdempotencyKeyInUse,
-    IdempotencyKeyReused,
-    ValueNotStorable,
-    DatabaseBusy,
-    DatabaseFull,
-)
 _MISSING = (NotFound,)
 
 
@@ -70,19 +54,17 @@ def _errors(*kinds: type[AppError]) -> dict[int | str, dict[str, Any]]:
 # Every task route answers 401/403 before its body is read (shared.api.owner).
 _TASKS = {"tags": [TAG], "route_class_override": OwnerRoute}
 _ONE = {"response_model": TaskPublic, **_TASKS}
-list_tasks = Route("GET", PATH, response_model=list[TaskPublic], **_TASKS, responses=_errors())
+_PAGE = {200: {"description": "A page of the user's tasks", "headers": PAGE_HEADERS}}
+list_tasks = Route(
+    "GET", PATH, response_model=list[TaskPublic], **_TASKS, responses=_PAGE | _errors()
+)
 create_task = Route(
-    "POST",
-    PATH,
-    **_ONE,
-    status_code=status.HTTP_201_CREATED,
-    responses=_errors(*_BODY, *_WRITE, TaskIdsExhausted),
+    "POST", PATH, **_ONE, status_code=status.HTTP_201_CREATED, responses=_errors(*_BODY)
 )
 get_task = Route("GET", ITEM, **_ONE, responses=_errors(*_MISSING))
-_EDIT = _errors(*_MISSING, *_BODY, *_WRITE)
-replace_task = Route("PUT", ITEM, **_ONE, responses=_EDIT)
-update_task = Route("PATCH", ITEM, **_ONE, responses=_EDIT)
-complete_task = Route("PATCH", ITEM + "/complete", **_ONE, responses=_EDIT)
+replace_task = Route("PUT", ITEM, **_ONE, responses=_errors(*_MISSING, *_BODY))
+update_task = Route("PATCH", ITEM, **_ONE, responses=_errors(*_MISSING, *_BODY))
+complete_task = Route("PATCH", ITEM + "/complete", **_ONE, responses=_errors(*_MISSING, *_BODY))
 delete_task = Route(
     "DELETE",
     ITEM,
@@ -110,33 +92,17 @@ class TaskCompletion(BaseModel):
     )
 
 
-def _found(task: Task | TaskPublic | None) -> TaskPublic:
+def _found(task: Task | None) -> TaskPublic:
     if task is None:
         raise NotFound
     return TaskPublic.model_validate(task)
-
-
-def _updated(
-    session: SessionDep,
-    user_id: str,
-    task_id: int,
-    values: dict[str, Any],
-    keyed: IdempotencyDep,
-    sent: tuple[BaseModel | None, Response],
-) -> TaskPublic:
-    """Apply ``values``; with a key, once (a repeat replays), and only if there is a change."""
-    if keyed is None or not values:
-        return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
-    body, response = sent
-    claim = keyed.claim(user_id, body)
-    outcome = idempotency.update_task(session, claim, task_id, values)
-    return _found(None if outcome is None else answer(response, outcome))
 
 
 @list_tasks
 async def list_user_tasks(
     session: SessionDep,
     user_id: OwnerId,
+    request: Request,
     response: Response,
     status: Status = "all",
     sort: SortKey = "created_at",
@@ -144,28 +110,24 @@ async def list_user_tasks(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[TaskPublic]:
-    """List the user's tasks; the total count is in the X-Total-Count header."""
+    """List the user's tasks: the total is in X-Total-Count, the next and previous pages in Link."""
     tasks, total = crud.list_tasks(
         session, user_id=user_id, status=status, sort=sort, order=order, limit=limit, offset=offset
     )
-    response.headers["X-Total-Count"] = str(total)
+    response.headers[TOTAL_COUNT] = str(total)
+    path, query = PATH.format(user_id=quote(user_id, safe="")), request.query_params.multi_items()
+    link = link_header(path, query, limit=limit, offset=offset, total=total)
+    if link is not None:
+        response.headers[LINK] = link
     return [TaskPublic.model_validate(t) for t in tasks]
 
 
 @create_task
 async def create_user_task(
-    session: SessionDep,
-    user_id: OwnerId,
-    body: TaskCreate,
-    response: Response,
-    keyed: IdempotencyDep,
+    session: SessionDep, user_id: OwnerId, body: TaskCreate, response: Response
 ) -> TaskPublic:
-    """Create a task for the user (once per Idempotency-Key)."""
-    if keyed is None:
-        task = TaskPublic.model_validate(crud.create_task(session, user_id=user_id, data=body))
-    else:
-        outcome = idempotency.create_task(session, keyed.claim(user_id, body), body)
-        task = answer(response, outcome)
+    """Create a task for the user."""
+    task = TaskPublic.model_validate(crud.create_task(session, user_id=user_id, data=body))
     response.headers["Location"] = f"/api/{quote(user_id, safe='')}/tasks/{task.id}"
     return task
 
@@ -178,30 +140,20 @@ async def get_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) 
 
 @replace_task
 async def replace_user_task(
-    session: SessionDep,
-    user_id: OwnerId,
-    task_id: TaskId,
-    body: TaskReplace,
-    response: Response,
-    keyed: IdempotencyDep,
+    session: SessionDep, user_id: OwnerId, task_id: TaskId, body: TaskReplace
 ) -> TaskPublic:
     """Update a task: title required; omitted optional fields keep their values."""
     values = body.model_dump(exclude_unset=True)
-    return _updated(session, user_id, task_id, values, keyed, (body, response))
+    return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
 
 
 @update_task
 async def update_user_task(
-    session: SessionDep,
-    user_id: OwnerId,
-    task_id: TaskId,
-    body: TaskUpdate,
-    response: Response,
-    keyed: IdempotencyDep,
+    session: SessionDep, user_id: OwnerId, task_id: TaskId, body: TaskUpdate
 ) -> TaskPublic:
     """Change only the fields sent."""
     values = body.model_dump(exclude_unset=True)
-    return _updated(session, user_id, task_id, values, keyed, (body, response))
+    return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
 
 
 @complete_task
@@ -209,16 +161,13 @@ async def complete_user_task(
     session: SessionDep,
     user_id: OwnerId,
     task_id: TaskId,
-    response: Response,
-    keyed: IdempotencyDep,
     body: Annotated[TaskCompletion | None, Body()] = None,
 ) -> TaskPublic:
     """Toggle completed (no body, or {}), or set it when the body says {"completed": true|false}."""
     if body is None or body.completed is None:
-        values = crud.toggled()
-    else:
-        values = {"completed": body.completed}
-    return _updated(session, user_id, task_id, values, keyed, (body, response))
+        return _found(crud.toggle_task(session, user_id=user_id, task_id=task_id))
+    values = {"completed": body.completed}
+    return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
 
 
 @delete_task
