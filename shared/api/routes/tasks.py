@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from shared.api.app import Route
 from shared.api.deps import Limit, Offset, OwnerId, SessionDep, TaskId
+from shared.api.idempotency import IdempotencyDep, answer
 from shared.api.owner import OwnerRoute
 from shared.api.paging import LINK, PAGE_HEADERS, TOTAL_COUNT, link_header
 from shared.api.problems import openapi_responses
@@ -17,16 +18,23 @@ from shared.core.errors import (
     AppError,
     AuthenticationError,
     BodyNotReadable,
+    DatabaseBusy,
+    DatabaseFull,
     DatabaseUnavailable,
+    IdempotencyKeyInUse,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
     KeySetUnavailable,
     MissingToken,
     NotFound,
     PermissionDenied,
+    TaskIdsExhausted,
     TokenExpired,
     UnsupportedMediaType,
     ValidationFailed,
+    ValueNotStorable,
 )
-from shared.tasks import crud
+from shared.tasks import crud, idempotency
 from shared.tasks.crud import Order, SortKey, Status
 from shared.tasks.models import Task, TaskCreate, TaskPublic, TaskReplace, TaskUpdate
 
@@ -44,6 +52,15 @@ _COMMON: tuple[type[AppError], ...] = (
     KeySetUnavailable,
 )
 _BODY = (BodyNotReadable, UnsupportedMediaType)
+# What a write (the routes that take an Idempotency-Key) can answer besides.
+_WRITE = (
+    IdempotencyKeyInvalid,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    ValueNotStorable,
+    DatabaseBusy,
+    DatabaseFull,
+)
 _MISSING = (NotFound,)
 
 
@@ -59,12 +76,17 @@ list_tasks = Route(
     "GET", PATH, response_model=list[TaskPublic], **_TASKS, responses=_PAGE | _errors()
 )
 create_task = Route(
-    "POST", PATH, **_ONE, status_code=status.HTTP_201_CREATED, responses=_errors(*_BODY)
+    "POST",
+    PATH,
+    **_ONE,
+    status_code=status.HTTP_201_CREATED,
+    responses=_errors(*_BODY, *_WRITE, TaskIdsExhausted),
 )
 get_task = Route("GET", ITEM, **_ONE, responses=_errors(*_MISSING))
-replace_task = Route("PUT", ITEM, **_ONE, responses=_errors(*_MISSING, *_BODY))
-update_task = Route("PATCH", ITEM, **_ONE, responses=_errors(*_MISSING, *_BODY))
-complete_task = Route("PATCH", ITEM + "/complete", **_ONE, responses=_errors(*_MISSING, *_BODY))
+_EDIT = _errors(*_MISSING, *_BODY, *_WRITE)
+replace_task = Route("PUT", ITEM, **_ONE, responses=_EDIT)
+update_task = Route("PATCH", ITEM, **_ONE, responses=_EDIT)
+complete_task = Route("PATCH", ITEM + "/complete", **_ONE, responses=_EDIT)
 delete_task = Route(
     "DELETE",
     ITEM,
@@ -92,10 +114,27 @@ class TaskCompletion(BaseModel):
     )
 
 
-def _found(task: Task | None) -> TaskPublic:
+def _found(task: Task | TaskPublic | None) -> TaskPublic:
     if task is None:
         raise NotFound
     return TaskPublic.model_validate(task)
+
+
+def _updated(
+    session: SessionDep,
+    user_id: str,
+    task_id: int,
+    values: dict[str, Any],
+    keyed: IdempotencyDep,
+    sent: tuple[BaseModel | None, Response],
+) -> TaskPublic:
+    """Apply ``values``; with a key, once (a repeat replays), and only if there is a change."""
+    if keyed is None or not values:
+        return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
+    body, response = sent
+    claim = keyed.claim(user_id, body)
+    outcome = idempotency.update_task(session, claim, task_id, values)
+    return _found(None if outcome is None else answer(response, outcome))
 
 
 @list_tasks
@@ -124,10 +163,18 @@ async def list_user_tasks(
 
 @create_task
 async def create_user_task(
-    session: SessionDep, user_id: OwnerId, body: TaskCreate, response: Response
+    session: SessionDep,
+    user_id: OwnerId,
+    body: TaskCreate,
+    response: Response,
+    keyed: IdempotencyDep,
 ) -> TaskPublic:
-    """Create a task for the user."""
-    task = TaskPublic.model_validate(crud.create_task(session, user_id=user_id, data=body))
+    """Create a task for the user (once per Idempotency-Key)."""
+    if keyed is None:
+        task = TaskPublic.model_validate(crud.create_task(session, user_id=user_id, data=body))
+    else:
+        outcome = idempotency.create_task(session, keyed.claim(user_id, body), body)
+        task = answer(response, outcome)
     response.headers["Location"] = f"/api/{quote(user_id, safe='')}/tasks/{task.id}"
     return task
 
@@ -140,20 +187,30 @@ async def get_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) 
 
 @replace_task
 async def replace_user_task(
-    session: SessionDep, user_id: OwnerId, task_id: TaskId, body: TaskReplace
+    session: SessionDep,
+    user_id: OwnerId,
+    task_id: TaskId,
+    body: TaskReplace,
+    response: Response,
+    keyed: IdempotencyDep,
 ) -> TaskPublic:
     """Update a task: title required; omitted optional fields keep their values."""
     values = body.model_dump(exclude_unset=True)
-    return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
+    return _updated(session, user_id, task_id, values, keyed, (body, response))
 
 
 @update_task
 async def update_user_task(
-    session: SessionDep, user_id: OwnerId, task_id: TaskId, body: TaskUpdate
+    session: SessionDep,
+    user_id: OwnerId,
+    task_id: TaskId,
+    body: TaskUpdate,
+    response: Response,
+    keyed: IdempotencyDep,
 ) -> TaskPublic:
     """Change only the fields sent."""
     values = body.model_dump(exclude_unset=True)
-    return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
+    return _updated(session, user_id, task_id, values, keyed, (body, response))
 
 
 @complete_task
@@ -161,13 +218,16 @@ async def complete_user_task(
     session: SessionDep,
     user_id: OwnerId,
     task_id: TaskId,
+    response: Response,
+    keyed: IdempotencyDep,
     body: Annotated[TaskCompletion | None, Body()] = None,
 ) -> TaskPublic:
     """Toggle completed (no body, or {}), or set it when the body says {"completed": true|false}."""
     if body is None or body.completed is None:
-        return _found(crud.toggle_task(session, user_id=user_id, task_id=task_id))
-    values = {"completed": body.completed}
-    return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
+        values = crud.toggled()
+    else:
+        values = {"completed": body.completed}
+    return _updated(session, user_id, task_id, values, keyed, (body, response))
 
 
 @delete_task
