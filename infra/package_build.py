@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build each Lambda function's zip for python3.12 on arm64 (or x86_64), without Docker.
 
 Run by infra/sls_plugin.js during ``osls package`` / ``osls deploy``, which passes the
@@ -45,10 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import locks  # infra/ is a folder of tools, not a package
-import package_check
+from infra import locks, package_check
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".build" / "cache"

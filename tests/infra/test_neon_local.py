@@ -16,6 +16,8 @@ import pytest
 import scramp
 
 from infra import neon_local
+from infra.neon_local.commands import is_root
+from infra.neon_local.state import prepare_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 POOL_SIZE = 3
@@ -179,9 +181,7 @@ def test_cli_status_env_and_idempotent_start(stack: neon_local.Stack, requested_
     assert again == stack
 
 
-needs_root = pytest.mark.skipif(
-    not neon_local._is_root(), reason="the /tmp fallback exists only for root"
-)
+needs_root = pytest.mark.skipif(not is_root(), reason="the /tmp fallback exists only for root")
 
 
 @needs_root
@@ -189,17 +189,17 @@ def test_a_recreated_state_dir_does_not_inherit_an_old_fallback(tmp_path: Path) 
     # GIVEN a state dir the postgres user cannot reach (pytest's 0700 tmp), so its stack
     # lives in a /tmp fallback, which holds data
     requested = tmp_path / "clone" / ".neon-local"
-    fallback = neon_local._prepare_dir(requested)
+    fallback = prepare_dir(requested)
     try:
         assert fallback != requested
         (fallback / "old-data").write_text("from the first clone")
         # WHEN the same path is used again as it is (the pointer is still there)
-        assert neon_local._prepare_dir(requested) == fallback
+        assert prepare_dir(requested) == fallback
         # THEN the data is kept
         assert (fallback / "old-data").exists()
         # WHEN the clone is deleted and made again at the same path
         shutil.rmtree(tmp_path / "clone")
-        assert neon_local._prepare_dir(requested) == fallback
+        assert prepare_dir(requested) == fallback
         # THEN the new stack starts from nothing, not from the old clone's data
         assert not (fallback / "old-data").exists()
     finally:
