@@ -33,10 +33,10 @@ from urllib.parse import urlsplit
 import jwt
 from jwt.exceptions import InvalidSubjectError
 
+from shared.api.key_set import KeySet, issued_at
 from shared.core.errors import (
     AuthenticationError,
     ConfigurationError,
-    KeySetUnavailable,
     MissingToken,
     PermissionDenied,
     TokenExpired,
@@ -54,7 +54,8 @@ JWKS_PATH = "/api/auth/jwks"
 JWKS_TIMEOUT_SECONDS = 3.0
 JWKS_LIFESPAN_SECONDS = 300.0
 # An unknown kid forces at most one refetch per this many seconds, so forged
-# kids cannot turn every request into a call to the auth server.
+# kids cannot turn every request into a call to the auth server (shared/api/key_set.py:
+# a new key's first token is accepted at once all the same).
 JWKS_REFRESH_COOLDOWN_SECONDS = 10.0
 
 _ASYMMETRIC_ALGORITHMS = frozenset(
@@ -116,7 +117,7 @@ def authorize(user_id: str, path_user_id: str) -> None:
 def reset_key_cache() -> None:
     """Forget the verifiers and fetched key sets: the next token re-reads the settings."""
     _verifier.cache_clear()
-    _jwks_client.cache_clear()
+    _key_set.cache_clear()
 
 
 @lru_cache(maxsize=8)
@@ -213,11 +214,11 @@ def _bearer_token(authorization: str | None) -> str:
 
 def _claims(token: str, verifier: _Verifier) -> dict[str, Any]:
     """Verify signature and registered claims; PyJWT's messages are replaced by our own."""
-    header = _header(token)
+    header = _unverified(token.partition(".")[0])
     if header.get("alg") not in verifier.algorithms:
         # Checked before any key lookup, so a forged alg never costs a JWKS fetch.
         raise AuthenticationError("token algorithm not allowed")
-    key = _key(header, verifier)
+    key = _key(token, header, verifier)
     try:
         return jwt.decode(
             token,
@@ -232,21 +233,20 @@ def _claims(token: str, verifier: _Verifier) -> dict[str, Any]:
         raise _rejection(exc) from None
 
 
-def _header(token: str) -> dict[str, Any]:
-    """Read the unverified JOSE header, only to choose the algorithm and key."""
+def _unverified(segment: str) -> dict[str, Any]:
+    """Read one unverified JSON segment (header or payload), only to choose the key."""
     # Not jwt.get_unverified_header: it would parse the whole token a second time,
     # about a third of a warm call's cost.
-    segment = token.partition(".")[0]
     try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, RecursionError):  # bad base64/UTF-8/JSON; absurdly nested JSON
         raise AuthenticationError("invalid token") from None
-    if not isinstance(header, dict):
+    if not isinstance(value, dict):
         raise AuthenticationError("invalid token")
-    return header
+    return value
 
 
-def _key(header: dict[str, Any], verifier: _Verifier) -> str | jwt.PyJWK:
+def _key(token: str, header: dict[str, Any], verifier: _Verifier) -> str | jwt.PyJWK:
     """Return the verification key the configuration allows for this header."""
     if verifier.secret is not None:
         return verifier.secret
@@ -254,7 +254,10 @@ def _key(header: dict[str, Any], verifier: _Verifier) -> str | jwt.PyJWK:
     if not isinstance(kid, str) or not kid:
         raise AuthenticationError("token has no key id")
     assert verifier.jwks_url is not None  # a verifier has a secret or a JWKS URL
-    return _signing_key(verifier.jwks_url, kid)
+    # The payload is read (unverified) only when the kid is unknown: is the token newer?
+    return _key_set(verifier.jwks_url).signing_key(
+        kid, lambda: issued_at(_unverified(token.split(".")[1]))
+    )
 
 
 def _options(verifier: _Verifier) -> Options:
@@ -285,37 +288,19 @@ def _subject(claims: dict[str, Any]) -> str:
     return sub
 
 
-def _signing_key(jwks_url: str, kid: str) -> jwt.PyJWK:
-    """Find ``kid`` in the key set; an unknown kid triggers one rate-limited refetch (rotation)."""
-    client = _jwks_client(jwks_url)
-    try:
-        # Served from cache after the first fetch; a failure here is the key set's
-        # fault (down, slow, not JSON, no keys), not the caller's.
-        client.get_signing_keys()
-    except (jwt.PyJWTError, OSError, ValueError) as exc:
-        raise KeySetUnavailable from exc
-    try:
-        return client.get_signing_key(kid)
-    except (
-        jwt.PyJWKClientConnectionError,
-        jwt.PyJWKSetError,
-        OSError,
-        ValueError,
-    ) as exc:
-        raise KeySetUnavailable from exc
-    except jwt.PyJWKClientError:
-        raise AuthenticationError("token signed by an unknown key") from None
-
-
 @lru_cache(maxsize=4)
-def _jwks_client(jwks_url: str) -> jwt.PyJWKClient:
-    """One client per URL per process, so a warm Lambda container reuses its cached keys."""
-    return jwt.PyJWKClient(
+def _key_set(jwks_url: str) -> KeySet:
+    """One key set per URL per process, so a warm Lambda container reuses its fetched keys."""
+    client = jwt.PyJWKClient(
         jwks_url,
-        cache_jwk_set=True,
-        lifespan=JWKS_LIFESPAN_SECONDS,
+        cache_jwk_set=False,  # KeySet caches, and decides when to refetch
         timeout=JWKS_TIMEOUT_SECONDS,
-        cooldown_duration=JWKS_REFRESH_COOLDOWN_SECONDS,
         # urllib's default "Python-urllib" agent is blocked by some edge firewalls.
         headers={"User-Agent": "todo-api-auth/1", "Accept": "application/json"},
+    )
+    return KeySet(
+        client,
+        lifespan=JWKS_LIFESPAN_SECONDS,
+        cooldown=JWKS_REFRESH_COOLDOWN_SECONDS,
+        leeway=LEEWAY_SECONDS,
     )

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from shared.api import auth
-from shared.api.auth import KeySetUnavailable, authenticate
-from shared.core.errors import AuthenticationError
+from shared.api.auth import authenticate
+from shared.core.errors import AuthenticationError, KeySetUnavailable
 from tests.support.jwks_server import JwksServer
 from tests.support.tokens import (
     USER_ID,
@@ -50,10 +50,9 @@ def test_equal_settings_objects_share_the_cached_key_set(
 
 
 def test_rotated_key_is_picked_up_and_removed_key_stops_working(
-    jwks_server: JwksServer, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+    jwks_server: JwksServer, signing_key: SigningKey
 ) -> None:
-    # GIVEN a warm container that has cached the old key set (no refetch cooldown)
-    monkeypatch.setattr(auth, "JWKS_REFRESH_COOLDOWN_SECONDS", 0.0)
+    # GIVEN a warm container that has just fetched the old key set (default cool-down)
     config = settings(better_auth_url=jwks_server.origin)
     old_token = sign(signing_key, claims(jwks_server.origin))
     assert authenticate(bearer(old_token), config) == USER_ID
@@ -61,17 +60,17 @@ def test_rotated_key_is_picked_up_and_removed_key_stops_working(
     new = new_key()
     jwks_server.publish(new)
     new_user = authenticate(bearer(sign(new, claims(jwks_server.origin))), config)
-    # THEN the new token verifies without a restart, and the old key is gone
+    # THEN the new token verifies at once, and the old key is gone without another fetch
     assert new_user == USER_ID
     with pytest.raises(AuthenticationError, match="^token signed by an unknown key$"):
         authenticate(bearer(old_token), config)
+    assert jwks_server.hits == 2
 
 
 def test_old_key_keeps_working_while_still_published(
-    jwks_server: JwksServer, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+    jwks_server: JwksServer, signing_key: SigningKey
 ) -> None:
     # GIVEN Better Auth's rotation, which keeps old public keys in the set
-    monkeypatch.setattr(auth, "JWKS_REFRESH_COOLDOWN_SECONDS", 0.0)
     config = settings(better_auth_url=jwks_server.origin)
     old_token = sign(signing_key, claims(jwks_server.origin))
     authenticate(bearer(old_token), config)
@@ -85,18 +84,84 @@ def test_old_key_keeps_working_while_still_published(
     assert jwks_server.hits == 2
 
 
+@pytest.mark.parametrize("iat", ["now", "future within leeway", "none"])
 def test_unknown_kids_cannot_force_repeated_fetches(
-    jwks_server: JwksServer, signing_key: SigningKey
+    jwks_server: JwksServer, signing_key: SigningKey, iat: str
 ) -> None:
-    # GIVEN a warm container with the default refetch cooldown
+    # GIVEN a warm container with the default refetch cool-down
     config = settings(better_auth_url=jwks_server.origin)
     authenticate(bearer(sign(signing_key, claims(jwks_server.origin))), config)
-    # WHEN a burst of tokens with made-up kids arrives
-    for _ in range(10):
+    # WHEN a burst of tokens with made-up kids arrives, each claiming to be brand new
+    issued = {"now": time.time(), "future within leeway": time.time() + auth.LEEWAY_SECONDS - 1}
+    drop = ("iat",) if iat == "none" else ()
+    for _ in range(50):
+        payload = claims(jwks_server.origin, drop=drop, iat=int(issued.get(iat, 0)))
         with pytest.raises(AuthenticationError, match="unknown key"):
-            authenticate(bearer(sign(new_key(), claims(jwks_server.origin))), config)
-    # THEN the key set was fetched at most once more
-    assert jwks_server.hits <= 2
+            authenticate(bearer(sign(new_key(), payload)), config)
+    # THEN the key set was fetched once more, for the whole burst
+    assert jwks_server.hits == 2
+
+
+def test_unknown_kid_refetches_again_once_the_cooldown_has_passed(
+    jwks_server: JwksServer, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a short cool-down, and a burst of made-up kids that has just used it
+    monkeypatch.setattr(auth, "JWKS_REFRESH_COOLDOWN_SECONDS", 0.2)
+    config = settings(better_auth_url=jwks_server.origin)
+    authenticate(bearer(sign(signing_key, claims(jwks_server.origin))), config)
+    forged = [bearer(sign(new_key(), claims(jwks_server.origin))) for _ in range(20)]
+    for token in forged:
+        with pytest.raises(AuthenticationError, match="unknown key"):
+            authenticate(token, config)
+    # WHEN the cool-down passes and the same burst comes again
+    time.sleep(0.3)
+    for token in forged:
+        with pytest.raises(AuthenticationError, match="unknown key"):
+            authenticate(token, config)
+    # THEN each burst cost one fetch
+    assert jwks_server.hits == 1 + 2
+
+
+def test_a_token_older_than_the_fetched_set_never_costs_a_fetch(
+    jwks_server: JwksServer, signing_key: SigningKey
+) -> None:
+    # GIVEN a warm container that fetched the key set just now
+    config = settings(better_auth_url=jwks_server.origin)
+    authenticate(bearer(sign(signing_key, claims(jwks_server.origin))), config)
+    # WHEN tokens with unknown kids arrive that were issued well before that fetch
+    old = int(time.time()) - 10 * auth.LEEWAY_SECONDS
+    for _ in range(5):
+        payload = claims(jwks_server.origin, iat=old)
+        with pytest.raises(AuthenticationError, match="unknown key"):
+            authenticate(bearer(sign(new_key(), payload)), config)
+    # THEN none of them refetched: their key would have been in the set already
+    assert jwks_server.hits == 1
+
+
+@pytest.mark.parametrize("warm_by", ["its first fetch", "a lifespan refresh"])
+def test_a_key_published_after_the_last_fetch_is_accepted_on_its_first_request(
+    jwks_server: JwksServer, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch, warm_by: str
+) -> None:
+    # GIVEN a container that fetched the key set moments ago (the default cool-down in place)
+    if warm_by == "a lifespan refresh":
+        monkeypatch.setattr(auth, "JWKS_LIFESPAN_SECONDS", 0.2)
+    config = settings(better_auth_url=jwks_server.origin)
+    old_token = sign(signing_key, claims(jwks_server.origin))
+    authenticate(bearer(old_token), config)
+    if warm_by == "a lifespan refresh":
+        time.sleep(0.3)
+        authenticate(bearer(old_token), config)
+    fetched = jwks_server.hits
+    # WHEN the auth server rotates (keeping the old key) and signs a token with the new key
+    rotated = new_key()
+    jwks_server.publish(signing_key, rotated)
+    new_token = sign(rotated, claims(jwks_server.origin))
+    # THEN the new token's first request is accepted, after one refetch
+    assert authenticate(bearer(new_token), config) == USER_ID
+    assert jwks_server.hits == fetched + 1
+    # AND both keys keep working from the cache
+    assert {authenticate(bearer(t), config) for t in (old_token, new_token)} == {USER_ID}
+    assert jwks_server.hits == fetched + 1
 
 
 def test_key_set_is_refreshed_after_its_lifespan(
