@@ -41,7 +41,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from shared.core.errors import IdempotencyKeyInUse, IdempotencyKeyReused
@@ -165,7 +165,7 @@ def _run(
     )
     try:
         row = session.execute(answer).one_or_none()
-    except IntegrityError as exc:
+    except DBAPIError as exc:
         if sqlstate(exc) == "23505" and table_named(exc) == _KEYS.name:
             raise IdempotencyKeyInUse from None
         raise

@@ -8,12 +8,15 @@ import pytest
 from sqlalchemy import text
 
 from infra import neon_local
+from infra.revision import head_of
 from shared.core.settings import Settings
 from shared.db.engine import create_db_engine
 from shared.db.url import parse_database_url
-from shared.jobs.migrate import migrate
+from shared.jobs.migrate import MIGRATIONS_DIR, migrate
 from shared.jobs.schema_spec import load_spec
 from shared.jobs.verify import verify
+
+HEAD = head_of(MIGRATIONS_DIR)
 
 
 def _settings_for(stack: neon_local.Stack, database: str, *, direct: bool = True) -> Settings:
@@ -45,7 +48,7 @@ def test_migrate_creates_the_table_the_spec_describes(
     # WHEN migrate runs
     report = migrate(settings)
     # THEN it reports the upgrade and information_schema matches table 6.1 column by column
-    assert (report.action, report.before, report.after) == ("upgraded", None, "0001")
+    assert (report.action, report.before, report.after) == ("upgraded", None, HEAD)
     columns = _columns(settings)
     assert columns == {
         "id": ("integer", "NO", "nextval('tasks_id_seq'::regclass)", None),
@@ -118,7 +121,7 @@ def test_migrate_twice_is_a_no_op_the_second_time(
     assert (first.action, second.action, second.before, second.applied) == (
         "upgraded",
         "up-to-date",
-        "0001",
+        HEAD,
         [],
     )
     assert verify(settings).ok

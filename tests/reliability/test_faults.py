@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from infra import neon_local
+from infra.neon_local.config import DEFAULT_POOL_SIZE
 from shared.core.errors import DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect
@@ -335,6 +336,93 @@ def test_network_cut_during_an_update_leaves_all_old_or_all_new_values(
     # THEN the client got a 503, and the row holds every old value or every new one
     _assert_unavailable(reply)
     assert [fields(r) for r in stored_tasks(stack, [user.id]).values()] in ([old], [new])
+
+
+KEYED = "WITH prior AS"  # how a keyed write's statement starts (shared.tasks.idempotency)
+POOL_SIZE = DEFAULT_POOL_SIZE  # server connections behind the test stack's pooler
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_keyed_create_cut_after_sending_is_retried_into_exactly_one_task(
+    mode: str, api: Api, configure: Configure, stack: neon_local.Stack
+) -> None:
+    user = api.user()
+    body = {"title": "exactly once", "description": "retried after a cut"}
+    key = {"Idempotency-Key": "cut-create-1"}
+    with FaultProxy(stack.pooler_port) as proxy, background() as pool:
+        configure(database_url=proxy.url(stack.database_url), db_reuse_connection=MODES[mode])
+        # GIVEN a keyed create whose statement has reached PostgreSQL (held by a lock)
+        with locked(stack, "LOCK TABLE tasks IN SHARE MODE"):
+            call = {"token": user.token, "json_body": body, "headers": key}
+            future = pool.submit(api.call, "POST", user.tasks, **call)
+            _until(lambda: _waiting(stack, KEYED) == 1, "the keyed INSERT waits")
+            # WHEN the network drops before the answer, and the statement then commits
+            assert proxy.cut() >= 1
+            _assert_unavailable(future.result(timeout=QUERY_TIMEOUT * 5))
+        _until(lambda: _running(stack, KEYED) == 0, "the keyed INSERT is over")
+        # AND the client retries with the same key, then reads the task
+        retry = api.call("POST", user.tasks, **call)
+        read = api.call("GET", retry.headers.get("location", user.tasks), token=user.token)
+    # THEN there is exactly one task, and the retry answered what the first would have:
+    # 201, the stored task (every field, timestamps too) and its Location
+    [stored] = stored_tasks(stack, [user.id]).values()
+    assert retry.status == 201, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert fields(retry.json()) == fields(stored) and stored["title"] == body["title"]
+    assert retry.headers["location"] == user.task(stored["id"])
+    assert retry.json() == read.json()
+
+
+def test_a_keyed_toggle_cut_after_sending_is_retried_without_toggling_back(
+    api: Api, configure: Configure, stack: neon_local.Stack
+) -> None:
+    user = api.user()
+    with FaultProxy(stack.pooler_port) as proxy, background() as pool:
+        configure(database_url=proxy.url(stack.database_url))
+        task = _create(api, user, "toggle once").json()
+        path = user.task(task["id"]) + "/complete"
+        call: dict[str, Any] = {"token": user.token, "headers": {"Idempotency-Key": "toggle-1"}}
+        # GIVEN a keyed toggle whose statement is in flight (the row is locked)
+        with locked(stack, "SELECT id FROM tasks WHERE id = %s FOR UPDATE", task["id"]):
+            future = pool.submit(api.call, "PATCH", path, **call)
+            _until(lambda: _waiting(stack, KEYED) == 1, "the keyed UPDATE waits")
+            # WHEN the network drops, the toggle commits, and the client retries
+            assert proxy.cut() >= 1
+            _assert_unavailable(future.result(timeout=QUERY_TIMEOUT * 5))
+        _until(lambda: _running(stack, KEYED) == 0, "the keyed UPDATE is over")
+        retry = api.call("PATCH", path, **call)
+    # THEN the task was toggled once: the retry shows it completed, and so does the database
+    assert (retry.status, retry.json()["completed"]) == (200, True)
+    assert [row["completed"] for row in stored_tasks(stack, [user.id]).values()] == [True]
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_16_keyed_duplicates_in_flight_together_write_once_and_the_rest_get_409(
+    mode: str, api: Api, configure: Configure, stack: neon_local.Stack
+) -> None:
+    configure(db_reuse_connection=MODES[mode])
+    user = api.user()
+    call: dict[str, Any] = {"token": user.token, "json_body": {"title": "raced"}}
+    call["headers"] = {"Idempotency-Key": "in-flight"}
+    with background(16) as pool:
+        # GIVEN 16 identical keyed creates in flight at once, held by a table lock: as many
+        # as the pooler has server connections (5) wait in PostgreSQL, the rest in PgBouncer
+        with locked(stack, "LOCK TABLE tasks IN SHARE MODE"):
+            futures = [pool.submit(api.call, "POST", user.tasks, **call) for _ in range(16)]
+            _until(lambda: _waiting(stack, KEYED) == POOL_SIZE, "the pool's statements wait")
+        # WHEN the lock goes and they race
+        replies = [future.result(timeout=QUERY_TIMEOUT * 5) for future in futures]
+    # THEN one wrote; the others that raced it in PostgreSQL were told 409 (their writes
+    # rolled back with their statements), the later ones replayed; never a 5xx
+    statuses = [r.status for r in replies]
+    assert set(statuses) == {201, 409}, statuses
+    assert {r.code for r in replies if r.status == 409} == {"IDEMPOTENCY_KEY_IN_USE"}
+    created = [r for r in replies if r.status == 201]
+    assert sum("idempotent-replayed" not in r.headers for r in created) == 1
+    [stored] = stored_tasks(stack, [user.id]).values()
+    # AND every 201, and a retry of a 409, is the one task
+    retry = api.call("POST", user.tasks, **call)
+    assert {r.json()["id"] for r in [*created, retry]} == {stored["id"]}
 
 
 # --------------------------------------------------------------------------- frozen containers
