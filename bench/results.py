@@ -158,6 +158,13 @@ class ThroughputResult(TypedDict):
     error_samples: list[str]
 
 
+class DirectTlsResult(TypedDict):
+    """A connection's set-up flights per sslnegotiation, against PostgreSQL 17+."""
+
+    server_version: str
+    setup_flights: dict[str, int]  # "postgres" (SSLRequest first), "direct"
+
+
 # ------------------------------------------------------------------ the whole run
 
 
@@ -187,6 +194,7 @@ class Measured(TypedDict, total=False):
     calls: dict[str, CallsResult]
     memory: MemoryResult
     throughput: dict[str, ThroughputResult]
+    direct_tls: DirectTlsResult
 
 
 class ContainerReply(TypedDict):

@@ -5,10 +5,12 @@
 Sections, in order (each can be skipped by name):
 
   cold        import time of each handler module in fresh processes vs the bare frameworks
+  package     zipped/unzipped size of each function's package, if built
+  direct      a connection's set-up flights with sslnegotiation=direct, against the tests'
+              PostgreSQL 18 (the stack's PgBouncer 1.18 and PostgreSQL 15 lack direct TLS)
   calls       round trips per API call counted at the socket, and latency through a proxy
               emulating 1 ms and 20 ms RTT, for both connection modes
   memory      RSS growth and peak over 2,000 warm invocations in one container
-  package     zipped/unzipped size of each function's package, if built
   throughput  32 concurrent containers through PgBouncer (server pool of 5)
 
 Everything runs on loopback against a private PostgreSQL + PgBouncer stack started in a
@@ -29,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import coldstart, package, report, throughput
+from bench import coldstart, direct_tls, package, report, throughput
 from bench.api import AuthServer
 from bench.container import Job, main
 from bench.results import (
@@ -48,7 +50,7 @@ from tests.auth.tokens import better_auth_id
 from tests.support.flights import Counters
 from tests.support.latency import LatencyProxy
 
-SECTIONS = ("cold", "calls", "memory", "package", "throughput")
+SECTIONS = ("cold", "package", "direct", "calls", "memory", "throughput")
 RTTS = (0.001, 0.020)
 LAMBDA_ENV = {
     "POWERTOOLS_SERVICE_NAME": "todo-api",
@@ -243,6 +245,9 @@ def run(argv: list[str] | None = None) -> int:
             results["cold_start"] = coldstart.measure(args.cold_runs)
     if "package" not in args.skip:
         results["package"] = package.sizes()
+    if "direct" not in args.skip:
+        with _section("direct", "direct TLS set-up against PostgreSQL 18"):
+            results["direct_tls"] = direct_tls.measure()
     if {"calls", "memory", "throughput"} - set(args.skip):
         with _section("stack", "starting a private PostgreSQL + PgBouncer stack"):
             _with_stack(args, results)
