@@ -121,6 +121,37 @@ def test_each_route_uses_one_connection_and_one_owned_statement(
         assert " RETURNING " in statement
 
 
+KEYED = [name for name, case in CASES.items() if case[4] in ("INSERT", "UPDATE")]
+
+
+@pytest.mark.parametrize("attempt", ["first", "replay"])
+@pytest.mark.parametrize("name", KEYED)
+def test_a_keyed_write_and_its_replay_are_one_statement_too(
+    client: Client, alice: User, wire: Wire, name: str, attempt: str
+) -> None:
+    # GIVEN one of alice's tasks, and a key (already used once, for the replay)
+    handler, method, suffix, body, verb = CASES[name]
+    task = client.create(alice, "measured")
+    path = alice.tasks + suffix.format(id=task["id"])
+    sent = {"token": alice.token, "json_body": body, "headers": {"Idempotency-Key": "k"}}
+    if attempt == "replay":
+        assert client(handler, method, path, **sent).status < 300
+    wire.reset()
+    # WHEN the keyed write runs
+    reply = client(handler, method, path, **sent)
+    # THEN it still opened one connection and sent one statement: the key's check, the
+    # write, its record and the bounded purge are all parts of it
+    assert reply.status < 300, reply.text
+    assert (reply.headers.get("idempotent-replayed") == "true") == (attempt == "replay")
+    assert wire.connections == 1
+    [statement] = wire.statements
+    assert statement.startswith("WITH prior AS")
+    assert f"{verb} {'INTO ' if verb == 'INSERT' else ''}tasks" in statement
+    assert "INSERT INTO idempotency_keys" in statement
+    if verb == "UPDATE":
+        assert "tasks.user_id = $" in statement
+
+
 @pytest.mark.parametrize(
     "case",
     [c for name, c in CASES.items() if "{id}" in c[2]],

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from infra import deploy
+from shared.api.idempotency import KEY_HEADER, REPLAYED_HEADER
 from shared.api.paging import PAGE_HEADERS
 
 from .conftest import ROOT, SENTINELS, STAGE, Packaged
@@ -246,12 +247,14 @@ def test_cors_and_log_retention(arm64: Packaged) -> None:
     cors = arm64.of_type("AWS::ApiGatewayV2::Api")["HttpApi"]["Properties"]["CorsConfiguration"]
     groups = arm64.of_type("AWS::Logs::LogGroup").values()
     # WHEN they are read
-    # THEN only the configured frontend may call, with the bearer header, no cookies
+    # THEN only the configured frontend may call, with the bearer header and a key, no cookies
     assert cors["AllowOrigins"] == [SENTINELS["FRONTEND_ORIGIN"]]
-    assert set(cors["AllowHeaders"]) == {"Authorization", "Content-Type"}
+    assert set(cors["AllowHeaders"]) == {"Authorization", "Content-Type", KEY_HEADER}
     assert not cors.get("AllowCredentials", False)
     # AND a frontend can read the list's paging headers, a new task's Location, Retry-After
-    assert {*PAGE_HEADERS, "Location", "Retry-After"} <= set(cors["ExposeHeaders"])
+    # and whether an answer is a replay
+    exposed = {*PAGE_HEADERS, "Location", "Retry-After", REPLAYED_HEADER}
+    assert exposed <= set(cors["ExposeHeaders"])
     # AND every log group expires
     assert all(group["Properties"]["RetentionInDays"] == 14 for group in groups)
 
