@@ -76,9 +76,13 @@ SETS = {
     locked.name: locked
     for locked in (
         DEV,
-        LockedSet("api", "requirements.txt", frozenset({"alembic"})),
+        LockedSet("api", "requirements.txt", frozenset({"alembic", "fastapi-offline"})),
+        # The docs function: the API set and Swagger UI's assets.
+        LockedSet("docs", "requirements.txt", frozenset({"alembic"})),
         LockedSet(
-            "jobs", "requirements.txt", frozenset({"fastapi", "mangum", "pyjwt", "cryptography"})
+            "jobs",
+            "requirements.txt",
+            frozenset({"fastapi", "fastapi-offline", "mangum", "pyjwt", "cryptography"}),
         ),
     )
 }

@@ -12,8 +12,9 @@ What goes in a zip:
 * Dependencies: pip installs manylinux wheels for CPython 3.12 on the target
   architecture (``--platform``/``--only-binary``), never building anything here, from
   the group's lock file with ``--require-hashes`` (infra/locks.py): the API functions'
-  set leaves out Alembic, the jobs' the web and token stack (FastAPI, Mangum, PyJWT,
-  cryptography). Nothing is resolved at build time, so a zip built next month holds the
+  set leaves out Alembic and Swagger UI's assets (fastapi-offline), which only the docs
+  function's set adds; the jobs' leaves out the web and token stack (FastAPI, Mangum,
+  PyJWT, cryptography). Nothing is resolved at build time, so a zip built next month holds the
   same files as the one tested today. Installs are cached in .build/cache, keyed by the
   lock and everything else that shapes them.
 * Code: ``functions/__init__.py`` and the handler's own module; ``shared/`` minus what
@@ -57,7 +58,13 @@ TASK_ROOT = "/var/task"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 # pip's install bookkeeping (for uninstalling) and files nothing imports at run time.
 TRIM_DIST_INFO = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
-TRIM_PATHS = ("bin", "sqlalchemy/testing", "alembic/testing")
+# fastapi-offline's ReDoc bundle (1.1 MB): /docs is Swagger UI only (shared/api/docs.py).
+TRIM_PATHS = (
+    "bin",
+    "sqlalchemy/testing",
+    "alembic/testing",
+    "fastapi_offline/static/redoc.standalone.js",
+)
 TRIM_SUFFIXES = (".pyi",)
 
 
@@ -76,7 +83,9 @@ class Group:
 
 
 GROUPS = {
-    "api": Group("api", skip_code=("shared/jobs",)),
+    "api": Group("api", skip_code=("shared/jobs", "shared/api/docs.py")),
+    # The docs function: the API's code and set, plus Swagger UI's assets (fastapi-offline).
+    "docs": Group("docs", skip_code=("shared/jobs",)),
     "jobs": Group(
         "jobs",
         skip_code=("shared/api",),
@@ -188,7 +197,10 @@ def _pip_install(lock: Path, arch: str, staging: Path) -> None:
 def trim(tree: Path) -> None:
     """Delete what Lambda never reads: scripts, pip bookkeeping, stubs, test helpers."""
     for relative in TRIM_PATHS:
-        shutil.rmtree(tree / relative, ignore_errors=True)
+        if (tree / relative).is_dir():
+            shutil.rmtree(tree / relative)
+        else:
+            (tree / relative).unlink(missing_ok=True)
     for path in list(tree.rglob("*")):
         if path.is_dir() and path.name == "__pycache__":
             shutil.rmtree(path)

@@ -50,12 +50,13 @@ class TodoApiPackaging {
   buildSpec(only) {
     const service = this.serverless.service;
     const jobs = new Set(service.custom.build.jobs);
+    const docs = new Set(service.custom.build.docs);
     const names = service.getAllFunctions().filter((name) => !only || name === only);
     return {
       arch: service.provider.architecture,
       functions: names.map((name) => {
         const fn = service.getFunction(name);
-        const group = jobs.has(name) ? 'jobs' : 'api';
+        const group = jobs.has(name) ? 'jobs' : docs.has(name) ? 'docs' : 'api';
         return { name, handler: fn.handler, artifact: fn.package.artifact, group };
       }),
     };

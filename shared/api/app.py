@@ -39,11 +39,16 @@ class Route:
 
 def create_app(routes: Iterable[Route], *, docs: bool = False) -> FastAPI:
     """An app serving ``routes``; only the docs function serves /openapi.json and /docs."""
+    if docs:  # imported here: it imports Route, and only the docs function needs it
+        from shared.api import docs as swagger
+
+        routes = (*routes, *swagger.routes())
     app = FastAPI(
         title=TITLE,
         version=VERSION,
-        openapi_url="/openapi.json" if docs else None,
-        docs_url="/docs" if docs else None,
+        openapi_url=swagger.OPENAPI if docs else None,
+        # Not FastAPI's own page: it loads Swagger UI from a CDN (shared/api/docs.py).
+        docs_url=None,
         redoc_url=None,
     )
     for route in routes:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra import package_build, package_check, routes
+from shared.api.docs import ASSETS, DOCS
 
 from .conftest import Packaged
 
@@ -96,6 +97,19 @@ def test_api_package_leaves_out_the_jobs(arm64: Packaged, function: str) -> None
     assert not any(name.startswith("shared/jobs/migrations/") for name in entries)
     module = routes.function(function).module
     assert handlers == {"functions/__init__.py", module.replace(".", "/") + ".py"}
+
+
+@pytest.mark.parametrize("function", API_FUNCTIONS)
+def test_only_the_docs_function_ships_swagger_ui(arm64: Packaged, function: str) -> None:
+    # GIVEN an API function's zip, and the function serving /docs
+    entries = set(names(arm64.zips[function]))
+    [docs] = {route.function for route in routes.routes() if route.template == DOCS}
+    # WHEN Swagger UI's assets and the docs module are looked for
+    assets = {f"fastapi_offline/static/{name}" for name in ASSETS}
+    # THEN the docs function has them (without ReDoc's bundle), and no other function does
+    shipped = assets | {"shared/api/docs.py"}
+    assert (shipped <= entries) if function == docs else not (shipped & entries)
+    assert "fastapi_offline/static/redoc.standalone.js" not in entries
 
 
 @pytest.mark.parametrize("function", JOBS)

@@ -29,6 +29,7 @@ CONTRACT = {
     "GET /health": "functions/health.handler",
     "GET /openapi.json": "functions/docs.handler",
     "GET /docs": "functions/docs.handler",
+    "GET /docs/{asset}": "functions/docs.handler",
 }
 JOB_HANDLERS = {"functions/migrate.handler", "functions/verify.handler"}
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
