@@ -61,6 +61,19 @@ install_node_packages() {
   echo "$want" > "$stamp"
 }
 
+# The browser tests (tests/browser) drive Debian's headless Chromium: browsers cannot be
+# downloaded, so it comes from apt. Without root they are skipped, saying why.
+install_browser() {
+  command -v chromium >/dev/null && return
+  if ! is_root; then
+    say "chromium missing: the browser tests will be skipped (sudo apt-get install -y chromium)"
+    return
+  fi
+  say "installing chromium (browser tests)"
+  apt_install chromium
+}
+
 make_venv
 install_python_packages
 install_node_packages
+install_browser

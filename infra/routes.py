@@ -73,9 +73,16 @@ class Function:
 
 
 @cache
+def document(config: Path = SERVERLESS) -> dict[str, Any]:
+    """``config`` as YAML reads it (merge keys applied, ``${...}`` variables left as written)."""
+    loaded: dict[str, Any] = yaml.safe_load(config.read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
 def functions(config: Path = SERVERLESS) -> tuple[Function, ...]:
     """Every function of ``config``, in the order it declares them."""
-    declared: dict[str, Any] = yaml.safe_load(config.read_text(encoding="utf-8"))["functions"]
+    declared: dict[str, Any] = document(config)["functions"]
     return tuple(_function(name, spec) for name, spec in declared.items())
 
 

@@ -17,6 +17,7 @@ import pytest
 from infra import neon_local
 from shared.core.settings import get_settings
 from tests.support.client import Secrets
+from tests.support.gateway import GATEWAY_ENV, RunningGateway, running_gateway
 from tests.support.jwks_server import KeyServer
 from tests.support.output import Output, captured, logged_records
 from tests.support.resets import Configure, new_container
@@ -117,3 +118,15 @@ def output(
         yield printed
         secrets.assert_absent(printed.read(), "the printed logs")
         secrets.assert_absent(logged_records(caplog), "the logging records")
+
+
+@pytest.fixture
+def gateway(
+    stack: neon_local.Stack, fresh_settings: pytest.MonkeyPatch, user_id: str
+) -> Iterator[RunningGateway]:
+    """The local gateway as `make run` serves it (its own development auth, CORS for the
+    default FRONTEND_ORIGIN), with a development token for a user of its own."""
+    for name in GATEWAY_ENV:
+        fresh_settings.delenv(name, raising=False)
+    with running_gateway(fresh_settings.setenv, user_id) as running:
+        yield running

@@ -2,78 +2,102 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
-from typing import Any
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
-import pytest
+from infra import neon_local
+from shared.core.errors import MissingToken
+from shared.core.settings import get_settings
+from tests.support.gateway import GATEWAY_ENV, RunningGateway, call
 
-from infra import local_gateway, neon_local
-
-
-@pytest.fixture
-def gateway(
-    stack: neon_local.Stack, fresh_settings: pytest.MonkeyPatch
-) -> Iterator[tuple[str, str]]:
-    """A gateway on a free port playing Better Auth too; yields (base URL, dev token)."""
-    for name in ("BETTER_AUTH_URL", "AUTH_JWKS_URL", "BETTER_AUTH_SECRET"):
-        fresh_settings.delenv(name, raising=False)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), local_gateway.Gateway)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    local_gateway.Gateway.routes = local_gateway.load_routes()
-    local_gateway.Gateway.jwks, token = local_gateway.development_auth(base)
-    fresh_settings.setenv("BETTER_AUTH_URL", base)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base, token
-    server.shutdown()
-    local_gateway.Gateway.jwks = None
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def _request(
-    url: str, token: str | None = None, method: str = "GET", body: Any = None
-) -> tuple[int, dict[str, str], Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310  (loopback http)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
-            raw = response.read()
-            return response.status, dict(response.headers), json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read() or b"null")
-
-
-def test_the_printed_token_creates_and_lists_tasks(gateway: tuple[str, str]) -> None:
-    # GIVEN the gateway and the development token it printed
-    base, token = gateway
-    user = local_gateway.DEV_USER
+def test_the_printed_token_creates_and_lists_tasks(gateway: RunningGateway) -> None:
+    # GIVEN the gateway and the development token it issued
+    token = gateway.auth()
     # WHEN the printed curl lines are replayed
-    created = _request(f"{base}/api/{user}/tasks", token, "POST", {"title": "Buy milk"})
-    listed = _request(f"{base}/api/{user}/tasks?status=pending", token)
+    created = call(gateway.tasks, "POST", {"title": "Buy milk"}, token)
+    listed = call(f"{gateway.tasks}?status=pending", headers=token)
     # THEN the task was stored and comes back in the list
-    assert created[0] == 201 and created[2]["title"] == "Buy milk"
-    assert created[1]["location"] == f"/api/{user}/tasks/{created[2]['id']}"
-    assert listed[0] == 200 and created[2] in listed[2]
+    assert created.status == 201 and created.body["title"] == "Buy milk"
+    assert created.headers["location"] == f"/api/{gateway.user}/tasks/{created.body['id']}"
+    assert listed.status == 200 and created.body in listed.body
 
 
-def test_health_and_docs_need_no_token(gateway: tuple[str, str]) -> None:
-    base, _ = gateway
-    assert _request(f"{base}/health")[0::2] == (200, {"status": "ok", "database": "ok"})
-    status, _, document = _request(f"{base}/openapi.json")
-    assert status == 200 and "/api/{user_id}/tasks/{task_id}/complete" in document["paths"]
+def test_health_and_docs_need_no_token(gateway: RunningGateway) -> None:
+    # GIVEN / WHEN health and the OpenAPI document are fetched without a token
+    health = call(f"{gateway.base}/health")
+    document = call(f"{gateway.base}/openapi.json")
+    # THEN both answer, the document with every route
+    assert (health.status, health.body) == (200, {"status": "ok", "database": "ok"})
+    assert document.status == 200
+    assert "/api/{user_id}/tasks/{task_id}/complete" in document.body["paths"]
 
 
 def test_requests_without_a_token_or_to_unknown_routes_are_refused(
-    gateway: tuple[str, str],
+    gateway: RunningGateway,
 ) -> None:
-    base, _ = gateway
-    assert _request(f"{base}/api/{local_gateway.DEV_USER}/tasks")[0] == 401
-    assert _request(f"{base}/nowhere")[0] == 404
+    # GIVEN / WHEN a list without a token, an unknown path and a method no route serves
+    no_token = call(gateway.tasks)
+    nowhere = call(f"{gateway.base}/nowhere")
+    wrong_method = call(f"{gateway.base}/health", "DELETE")
+    # THEN 401 from the function; API Gateway's own 404 for the other two, no function run
+    assert no_token.status == 401 and no_token.body["code"] == MissingToken.code
+    assert (nowhere.status, nowhere.body) == (404, {"message": "Not Found"})
+    assert (wrong_method.status, wrong_method.body) == (404, {"message": "Not Found"})
+    assert gateway.invocations.calls == ["listTasks"]
+
+
+def test_functions_get_their_serverless_yml_environment(gateway: RunningGateway) -> None:
+    # GIVEN serverless.yml's api functions set DB_QUERY_TIMEOUT: "8", DB_CONNECT_TIMEOUT: "4"
+    # and Powertools' service name ${self:service}
+    # WHEN the gateway has started
+    settings = get_settings()
+    # THEN the functions' settings are those values, not the code's defaults (10 s, 5 s)
+    assert (settings.db_query_timeout, settings.db_connect_timeout) == (8.0, 4.0)
+    assert os.environ["POWERTOOLS_SERVICE_NAME"] == "todo-api"
+    # AND ${env:DATABASE_URL, ''} resolved to the stack this process points at
+    assert call(f"{gateway.base}/health").body["database"] == "ok"
+
+
+def test_make_run_prints_a_token_and_curl_lines_that_work(stack: neon_local.Stack) -> None:
+    # GIVEN the run command's gateway started as `make run` starts it, on PORT
+    port = neon_local.free_port()
+    env = {k: v for k, v in os.environ.items() if k not in GATEWAY_ENV} | {"PORT": str(port)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local_gateway"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        # WHEN its announcement is read up to the second curl line
+        printed = "".join(_lines_until(process.stdout, f"curl -s http://127.0.0.1:{port}/"))
+        token = re.search(r"export TOKEN=(\S+)", printed)
+        # THEN it names the URL on that port, and its token lists the demo user's tasks
+        assert f"Todo API on http://127.0.0.1:{port}" in printed and token is not None
+        listed = call(
+            f"http://127.0.0.1:{port}/api/demo-user/tasks",
+            headers={"Authorization": f"Bearer {token.group(1)}"},
+        )
+        assert listed.status == 200 and isinstance(listed.body, list)
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+
+
+def _lines_until(stream: object, marker: str) -> list[str]:
+    lines: list[str] = []
+    for line in stream:  # type: ignore[attr-defined]
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError(f"the gateway stopped before printing {marker!r}: {lines}")

@@ -1,0 +1,81 @@
+"""How the gateway runs a function: the seam between HTTP and a Lambda runtime.
+
+An :data:`Invoker` takes a function's name (as serverless.yml names it) and its event
+and returns the function's result, as Lambda's Invoke API would. :class:`InProcess`
+imports each function's handler module once, like a warm container, and calls it in
+this process; another runtime (the Lambda Runtime Interface Emulator, say) only has to
+be another callable of the same shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from infra.routes import function
+
+__all__ = ["InProcess", "Invoker", "LambdaContext"]
+
+Invoker = Callable[[str, dict[str, Any]], Any]
+
+
+class LambdaContext:
+    """The attributes of Lambda's context object that Powertools and Mangum read."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 1024
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Plenty of time left."""
+        return 29_000
+
+
+class InProcess:
+    """Each function's handler, imported once and called here, one request at a time.
+
+    One lock per function: Lambda gives a container one request at a time, and the
+    handlers' Powertools logger and metrics keep per-invocation state in module globals.
+    Different functions run side by side (from the gateway's worker threads).
+    """
+
+    def __init__(self, prefix: str = "todo-api-dev-") -> None:
+        self._prefix = prefix  # Lambda's function names: <service>-<stage>-<function>
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._loops = threading.local()
+        self._made: list[asyncio.AbstractEventLoop] = []
+
+    def __call__(self, name: str, event: dict[str, Any]) -> Any:
+        module_path, attribute = function(name).handler.rsplit(".", 1)
+        with self._lock(name):
+            handler = getattr(importlib.import_module(module_path.replace("/", ".")), attribute)
+            self._ensure_loop()
+            return handler(event, LambdaContext(self._prefix + name))
+
+    def _lock(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.Lock())
+
+    def _ensure_loop(self) -> None:
+        # Mangum runs the app on the thread's event loop; a worker thread has none of its
+        # own, so each gets one, kept for its next invocations as a container keeps its own.
+        if getattr(self._loops, "loop", None) is None:
+            self._loops.loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loops.loop)
+            with self._guard:
+                self._made.append(self._loops.loop)
+
+    def close(self) -> None:
+        """Close the worker threads' event loops (once those threads have finished)."""
+        with self._guard:
+            loops, self._made = self._made, []
+        for loop in loops:
+            loop.close()
