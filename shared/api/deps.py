@@ -19,6 +19,7 @@ from sqlmodel import Session
 from shared.api.owner import owner
 from shared.db.engine import get_engine
 from shared.db.failures import translate_errors
+from shared.tasks.crud import Order, SortKey, Status, TaskQuery
 from shared.tasks.models import TASKS_USER_ID_MAX_LENGTH
 
 MAX_INT = 2**31 - 1  # PostgreSQL integer: task ids, and bound for offsets
@@ -64,3 +65,17 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Page size"), BeforeValid
 Offset = Annotated[
     int, Query(ge=0, le=MAX_INT, description="Tasks to skip"), BeforeValidator(_decimal)
 ]
+
+
+async def get_task_query(
+    status: Status = "all",
+    sort: SortKey = "created_at",
+    order: Order = "desc",
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> TaskQuery:
+    """The list's filter, order and page, from the query string."""
+    return TaskQuery(status, sort, order, limit, offset)
+
+
+TaskQueryDep = Annotated[TaskQuery, Depends(get_task_query)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, not_, true
@@ -15,46 +16,52 @@ SortKey = Literal["created_at", "updated_at", "title"]
 Order = Literal["asc", "desc"]
 
 
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """Which of a user's tasks to list, in which order, and which page of them."""
+
+    status: Status = "all"
+    sort: SortKey = "created_at"
+    order: Order = "desc"
+    limit: int = 100
+    offset: int = 0
+
+
 def list_tasks(
-    session: Session,
-    *,
-    user_id: str,
-    status: Status = "all",
-    sort: SortKey = "created_at",
-    order: Order = "desc",
-    limit: int = 100,
-    offset: int = 0,
+    session: Session, *, user_id: str, query: TaskQuery = TaskQuery()
 ) -> tuple[list[Task], int]:
     """A page of the user's tasks and the user's total count, in one statement.
 
     The count is the driving row and the page is outer-joined to it, so a page past
     the end still returns the total (one row with no task) without a second query.
     """
+    owned = _owned(user_id, query.status)
     page = (
         select(Task)
-        .where(*_owned(user_id, status))
-        .order_by(*_ordering(Task, sort, order))
-        .limit(limit)
-        .offset(offset)
+        .where(*owned)
+        .order_by(*_ordering(Task, query))
+        .limit(query.limit)
+        .offset(query.offset)
         .subquery("page")
     )
-    counted = select(func.count().label("total")).select_from(Task)
-    total = counted.where(*_owned(user_id, status)).subquery("counted")
+    total = select(func.count().label("total")).select_from(Task).where(*owned).subquery("counted")
     row = aliased(Task, page)
     stmt = (
         select(total.c.total, row)
         .select_from(total)
         .outerjoin(page, true())
-        .order_by(*_ordering(row, sort, order))
+        .order_by(*_ordering(row, query))
     )
     rows = session.exec(stmt).all()
     return [task for _, task in rows if task is not None], rows[0][0]
 
 
-def _ordering(entity: type[Task], sort: SortKey, order: Order) -> tuple[Any, Any]:
+def _ordering(entity: type[Task], query: TaskQuery) -> tuple[Any, Any]:
     """ORDER BY the sort key, then id as a tiebreak, both in the requested direction."""
-    key, tiebreak = col(getattr(entity, sort)), col(entity.id)
-    return (key.asc(), tiebreak.asc()) if order == "asc" else (key.desc(), tiebreak.desc())
+    key, tiebreak = col(getattr(entity, query.sort)), col(entity.id)
+    if query.order == "asc":
+        return key.asc(), tiebreak.asc()
+    return key.desc(), tiebreak.desc()
 
 
 def _owned(user_id: str, status: Status) -> list[ColumnElement[bool]]:

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from infra import neon_local
 from shared.db.engine import get_engine
 from shared.tasks import crud
+from shared.tasks.crud import TaskQuery
 from shared.tasks.models import TaskCreate
 
 
@@ -86,9 +87,11 @@ def test_list_counts_and_filters_in_one_statement(stack: neon_local.Stack, user_
         ]
         crud.update_task(session, user_id=user_id, task_id=ids[0] or 0, values={"completed": True})
         # WHEN listing pages and filters
-        page, total = crud.list_tasks(session, user_id=user_id, limit=2, sort="title", order="asc")
-        done, done_total = crud.list_tasks(session, user_id=user_id, status="completed")
-        past, past_total = crud.list_tasks(session, user_id=user_id, offset=10)
+        query = TaskQuery(limit=2, sort="title", order="asc")
+        page, total = crud.list_tasks(session, user_id=user_id, query=query)
+        done_query = TaskQuery(status="completed")
+        done, done_total = crud.list_tasks(session, user_id=user_id, query=done_query)
+        past, past_total = crud.list_tasks(session, user_id=user_id, query=TaskQuery(offset=10))
     # THEN pages are ordered and totals count the whole filtered set
     assert [t.title for t in page] == ["a", "b"] and total == 3
     assert [t.id for t in done] == [ids[0]] and done_total == 1

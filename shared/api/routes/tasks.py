@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Body, Request, Response, status
+from fastapi import Body, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, Strict
+from sqlmodel import Session
 
 from shared.api.app import Route
-from shared.api.deps import Limit, Offset, OwnerId, SessionDep, TaskId
-from shared.api.idempotency import IdempotencyDep, answer
+from shared.api.deps import OwnerId, SessionDep, TaskId, TaskQueryDep
+from shared.api.idempotency import IdempotencyDep, KeyedRequest, answer
 from shared.api.owner import OwnerRoute
 from shared.api.paging import LINK, PAGE_HEADERS, TOTAL_COUNT, link_header
 from shared.api.problems import openapi_responses
@@ -35,7 +37,6 @@ from shared.core.errors import (
     ValueNotStorable,
 )
 from shared.tasks import crud, idempotency
-from shared.tasks.crud import Order, SortKey, Status
 from shared.tasks.models import Task, TaskCreate, TaskPublic, TaskReplace, TaskUpdate
 
 TAG = "tasks"
@@ -120,21 +121,39 @@ def _found(task: Task | TaskPublic | None) -> TaskPublic:
     return TaskPublic.model_validate(task)
 
 
-def _updated(
+@dataclass(frozen=True, slots=True)
+class TaskEdit:
+    """What every change to one task needs: the session, whose task, which, and the key."""
+
+    session: Session
+    user_id: str
+    task_id: int
+    response: Response
+    keyed: KeyedRequest | None
+
+    def apply(self, values: dict[str, Any], body: BaseModel | None) -> TaskPublic:
+        """Apply ``values``; with a key, once (a repeat replays), and only if there is a change."""
+        if self.keyed is None or not values:
+            task = crud.update_task(
+                self.session, user_id=self.user_id, task_id=self.task_id, values=values
+            )
+            return _found(task)
+        claim = self.keyed.claim(self.user_id, body)
+        outcome = idempotency.update_task(self.session, claim, self.task_id, values)
+        return _found(None if outcome is None else answer(self.response, outcome))
+
+
+async def get_task_edit(
     session: SessionDep,
-    user_id: str,
-    task_id: int,
-    values: dict[str, Any],
+    user_id: OwnerId,
+    task_id: TaskId,
+    response: Response,
     keyed: IdempotencyDep,
-    sent: tuple[BaseModel | None, Response],
-) -> TaskPublic:
-    """Apply ``values``; with a key, once (a repeat replays), and only if there is a change."""
-    if keyed is None or not values:
-        return _found(crud.update_task(session, user_id=user_id, task_id=task_id, values=values))
-    body, response = sent
-    claim = keyed.claim(user_id, body)
-    outcome = idempotency.update_task(session, claim, task_id, values)
-    return _found(None if outcome is None else answer(response, outcome))
+) -> TaskEdit:
+    return TaskEdit(session, user_id, task_id, response, keyed)
+
+
+TaskEditDep = Annotated[TaskEdit, Depends(get_task_edit)]
 
 
 @list_tasks
@@ -143,19 +162,13 @@ async def list_user_tasks(
     user_id: OwnerId,
     request: Request,
     response: Response,
-    status: Status = "all",
-    sort: SortKey = "created_at",
-    order: Order = "desc",
-    limit: Limit = 100,
-    offset: Offset = 0,
+    query: TaskQueryDep,
 ) -> list[TaskPublic]:
     """List the user's tasks: the total is in X-Total-Count, the next and previous pages in Link."""
-    tasks, total = crud.list_tasks(
-        session, user_id=user_id, status=status, sort=sort, order=order, limit=limit, offset=offset
-    )
+    tasks, total = crud.list_tasks(session, user_id=user_id, query=query)
     response.headers[TOTAL_COUNT] = str(total)
-    path, query = PATH.format(user_id=quote(user_id, safe="")), request.query_params.multi_items()
-    link = link_header(path, query, limit=limit, offset=offset, total=total)
+    path, sent = PATH.format(user_id=quote(user_id, safe="")), request.query_params.multi_items()
+    link = link_header(path, sent, limit=query.limit, offset=query.offset, total=total)
     if link is not None:
         response.headers[LINK] = link
     return [TaskPublic.model_validate(t) for t in tasks]
@@ -186,48 +199,25 @@ async def get_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) 
 
 
 @replace_task
-async def replace_user_task(
-    session: SessionDep,
-    user_id: OwnerId,
-    task_id: TaskId,
-    body: TaskReplace,
-    response: Response,
-    keyed: IdempotencyDep,
-) -> TaskPublic:
+async def replace_user_task(edit: TaskEditDep, body: TaskReplace) -> TaskPublic:
     """Update a task: title required; omitted optional fields keep their values."""
-    values = body.model_dump(exclude_unset=True)
-    return _updated(session, user_id, task_id, values, keyed, (body, response))
+    return edit.apply(body.model_dump(exclude_unset=True), body)
 
 
 @update_task
-async def update_user_task(
-    session: SessionDep,
-    user_id: OwnerId,
-    task_id: TaskId,
-    body: TaskUpdate,
-    response: Response,
-    keyed: IdempotencyDep,
-) -> TaskPublic:
+async def update_user_task(edit: TaskEditDep, body: TaskUpdate) -> TaskPublic:
     """Change only the fields sent."""
-    values = body.model_dump(exclude_unset=True)
-    return _updated(session, user_id, task_id, values, keyed, (body, response))
+    return edit.apply(body.model_dump(exclude_unset=True), body)
 
 
 @complete_task
 async def complete_user_task(
-    session: SessionDep,
-    user_id: OwnerId,
-    task_id: TaskId,
-    response: Response,
-    keyed: IdempotencyDep,
-    body: Annotated[TaskCompletion | None, Body()] = None,
+    edit: TaskEditDep, body: Annotated[TaskCompletion | None, Body()] = None
 ) -> TaskPublic:
     """Toggle completed (no body, or {}), or set it when the body says {"completed": true|false}."""
     if body is None or body.completed is None:
-        values = crud.toggled()
-    else:
-        values = {"completed": body.completed}
-    return _updated(session, user_id, task_id, values, keyed, (body, response))
+        return edit.apply(crud.toggled(), body)
+    return edit.apply({"completed": body.completed}, body)
 
 
 @delete_task
