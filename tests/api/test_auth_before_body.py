@@ -6,22 +6,15 @@ from collections.abc import Callable
 
 import pytest
 
-from functions import complete_task, create_task, delete_task, replace_task, update_task
 from shared.api import auth
-from shared.api.handler import LambdaHandler
 from shared.core.settings import Settings
 from tests.support.client import Client, User
 from tests.support.events import Reply
+from tests.support.routes import SAMPLE_BODIES, Route, handler_of, sample, task_routes
 
-# (handler, method, path suffix after /api/{user_id}/tasks)
-Route = tuple[LambdaHandler, str, str]
-BODY_ROUTES: dict[str, Route] = {
-    "create": (create_task.handler, "POST", ""),
-    "put": (replace_task.handler, "PUT", "/1"),
-    "patch": (update_task.handler, "PATCH", "/1"),
-    "complete": (complete_task.handler, "PATCH", "/1/complete"),
-}
-WRITE_ROUTES = BODY_ROUTES | {"delete": (delete_task.handler, "DELETE", "/1")}
+# Every task route that changes data, and those of them that take a body: from serverless.yml.
+WRITE_ROUTES = {route.key: route for route in task_routes() if route.method != "GET"}
+BODY_ROUTES = {key: route for key, route in WRITE_ROUTES.items() if route.method in SAMPLE_BODIES}
 JSON = "application/json"
 # (body, Content-Type, what the owner herself is answered: status and code)
 ODD_BODIES: dict[str, tuple[str | bytes, str, int, str]] = {
@@ -41,11 +34,10 @@ CALLERS: dict[str, tuple[Callable[[User, User], str | None], int, str]] = {
 
 
 def _send(client: Client, route: Route, path_owner: User, token: str | None, odd: str) -> Reply:
-    handler, method, suffix = route
     body, content_type, _, _ = ODD_BODIES[odd]
     headers = {"Content-Type": content_type}
-    path = path_owner.tasks + suffix
-    return client(handler, method, path, token=token, body=body, headers=headers)
+    path, _ = sample(route, path_owner.id)
+    return client(handler_of(route), route.method, path, token=token, body=body, headers=headers)
 
 
 @pytest.mark.parametrize("odd", list(ODD_BODIES))

@@ -9,13 +9,15 @@ import pytest
 from functions import docs, list_tasks
 from tests.support.client import Client
 from tests.support.events import HTTP_API, REST_API
+from tests.support.routes import api_routes
 
-EXPECTED_OPERATIONS = {
-    "/health": {"get"},
-    "/api/{user_id}/tasks": {"get", "post"},
-    "/api/{user_id}/tasks/{task_id}": {"get", "put", "patch", "delete"},
-    "/api/{user_id}/tasks/{task_id}/complete": {"patch"},
-}
+
+def _deployed_operations() -> dict[str, set[str]]:
+    """What serverless.yml routes to the API's functions, as OpenAPI paths and methods."""
+    operations: dict[str, set[str]] = {}
+    for route in api_routes():
+        operations.setdefault(route.template, set()).add(route.method.lower())
+    return operations
 
 
 @pytest.fixture
@@ -30,11 +32,12 @@ def document(client: Client) -> dict[str, Any]:
 
 def test_the_document_describes_every_route_of_the_api(document: dict[str, Any]) -> None:
     # GIVEN / WHEN the OpenAPI document is fetched without a token
-    # THEN it is OpenAPI 3 and lists exactly the contract's routes and methods
+    # THEN it is OpenAPI 3 and lists exactly the routes and methods that are deployed
     assert document["openapi"].startswith("3.")
     assert document["info"]["title"] == "Todo tasks API"
     operations = {path: set(item) for path, item in document["paths"].items()}
-    assert operations == EXPECTED_OPERATIONS
+    assert operations == _deployed_operations()
+    assert "/api/{user_id}/tasks/{task_id}/complete" in operations
 
 
 def test_task_operations_declare_bearer_auth_and_their_errors(document: dict[str, Any]) -> None:
