@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from infra import package_check
+from infra import neon_local, package_check
+from tests.support.tokens import SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 OSLS = ROOT / "node_modules" / ".bin" / "osls"
@@ -78,6 +79,8 @@ class Packaged:
 
 TIMINGS: dict[str, float] = {}
 SIZE_TABLES: list[str] = []
+# Each packaged function's init duration under the Lambda runtime (reported, not asserted).
+RUNTIME_INITS: list[str] = []
 
 
 def osls_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -147,6 +150,14 @@ def _artifacts(template: dict[str, Any], arch: str) -> dict[str, Path]:
     return {name: ROOT / ".build" / arch / f"{name}.zip" for name in names}
 
 
+def database_env(stack: neon_local.Stack, database: str | None = None) -> dict[str, str]:
+    """The session's stack (or one of its databases) and HS256 auth, as deployed settings."""
+    urls = {"DATABASE_URL": stack.database_url, "DATABASE_URL_DIRECT": stack.direct_url}
+    if database is not None:
+        urls = {k: url.replace(f"/{stack.database}?", f"/{database}?") for k, url in urls.items()}
+    return {**urls, "BETTER_AUTH_SECRET": SECRET}
+
+
 @pytest.fixture(scope="session")
 def arm64(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
     """The arm64 packages and template, every setting exported (as a sentinel)."""
@@ -164,10 +175,12 @@ def x86_64(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Package sizes and packaging times at the end of the run, so regressions show."""
-    if not SIZE_TABLES and not TIMINGS:
+    if not SIZE_TABLES and not TIMINGS and not RUNTIME_INITS:
         return
     terminalreporter.section("Lambda packages")
     for table in SIZE_TABLES:
         terminalreporter.write_line(table)
     for name, seconds in TIMINGS.items():
         terminalreporter.write_line(f"{name}: {seconds:.1f} s")
+    for line in RUNTIME_INITS:
+        terminalreporter.write_line(line)

@@ -202,7 +202,11 @@ class Reply:
 
 def invoke(handler: LambdaHandler, event: dict[str, Any]) -> Reply:
     """Call a Lambda handler with an event and a fresh context."""
-    response = handler(event, LambdaContext())
+    return decode_response(handler(event, LambdaContext()))
+
+
+def decode_response(response: dict[str, Any]) -> Reply:
+    """A handler's answer (in-process or from a Lambda runtime) as API Gateway decodes it."""
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     for name, values in (response.get("multiValueHeaders") or {}).items():
         headers[name.lower()] = ",".join(values)

@@ -50,7 +50,9 @@ def task_routes() -> tuple[Route, ...]:
     return tuple(route for route in routes() if "user_id" in route.params)
 
 
-def sample(route: Route, user_id: str, task_id: int | str = 1) -> tuple[str, Any]:
-    """The path and JSON body (``None`` when the method takes none) of a request to ``route``."""
+def sample(route: Route, user_id: str, task_id: int | str = 1, **params: object) -> tuple[str, Any]:
+    """The path and JSON body (``None`` when the method takes none) of a request to ``route``;
+    ``params`` fill any other path parameter (e.g. the docs' ``asset``)."""
     body = SAMPLE_BODIES.get(route.method)
-    return route.path(user_id=user_id, task_id=task_id), None if body is None else dict(body)
+    path = route.path(user_id=user_id, task_id=task_id, **params)
+    return path, None if body is None else dict(body)
