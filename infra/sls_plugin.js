@@ -8,6 +8,12 @@
 //    infra/package_build.py. The framework's own packaging cannot do what Lambda needs
 //    here without Docker: wheels for another architecture, bytecode for 3.12 that
 //    survives zipping, and different requirement sets per function.
+// 3. Drops every DependsOn entry that the same resource's Ref or Fn::GetAtt already
+//    implies. The framework writes such pairs (an HTTP API route on its integration,
+//    the access-log stage on its log group, a SnapStart alias on its function); cfn-lint
+//    warns on each (W3005) and moto's CloudFormation refuses the whole template on the
+//    first one, so `make rehearse` could not deploy. CloudFormation orders by the
+//    reference alone, so the template means the same without them.
 
 const fs = require('fs');
 const path = require('path');
@@ -21,6 +27,20 @@ const DATABASE_URL_MISSING =
   'or run `python -m infra.deploy deploy --stage STAGE --ssm-prefix /todo-api/STAGE`. ' +
   'Nothing was packaged or uploaded.';
 
+// The logical ids a template value refers to with Ref or Fn::GetAtt (any depth).
+function referencedIds(value, found) {
+  if (Array.isArray(value)) {
+    value.forEach((item) => referencedIds(item, found));
+  } else if (value && typeof value === 'object') {
+    if (typeof value.Ref === 'string') found.add(value.Ref);
+    const getAtt = value['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) found.add(getAtt[0]);
+    else if (typeof getAtt === 'string') found.add(getAtt.split('.')[0]);
+    Object.values(value).forEach((item) => referencedIds(item, found));
+  }
+  return found;
+}
+
 class TodoApiPackaging {
   constructor(serverless, options) {
     this.serverless = serverless;
@@ -30,7 +50,19 @@ class TodoApiPackaging {
       'before:package:createDeploymentArtifacts': () => this.build(),
       // `deploy function -f NAME` packages just that function.
       'before:package:function:package': () => this.build(this.options.function),
+      'before:aws:package:finalize:saveServiceState': () => this.dropImpliedDependsOn(),
     };
+  }
+
+  dropImpliedDependsOn() {
+    const template = this.serverless.service.provider.compiledCloudFormationTemplate;
+    for (const resource of Object.values(template.Resources || {})) {
+      if (resource.DependsOn === undefined) continue;
+      const referenced = referencedIds(resource.Properties || {}, new Set());
+      const kept = [].concat(resource.DependsOn).filter((id) => !referenced.has(id));
+      if (kept.length) resource.DependsOn = kept;
+      else delete resource.DependsOn;
+    }
   }
 
   isDeploy() {
