@@ -8,21 +8,26 @@ REGION ?=
 SSM_PREFIX ?=
 DEPLOY_ARGS ?=
 OSLS := node_modules/.bin/osls
+LAMBDA_RUNTIME ?=
+NATIVE_ARCH = $(shell $(PY) -c 'from infra.lambda_rie import host_arch; print(host_arch())')
 REGION_FLAG = $(if $(REGION),--region $(REGION))
 # The local stack's URLs, for targets that talk to it (quoted values, so eval, not source).
 WITH_STACK_ENV = set -a && eval "$$($(STACK) env)" && set +a &&
 
 .PHONY: help test run bootstrap lint typecheck schema revision schema-check scan pytest \
         lock lock-check stack-start stack-stop stack-status migrate verify bench \
-        deploy deploy-jobs package remove
+        deploy deploy-jobs package package-native remove rehearse
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 test: bootstrap lock-check lint typecheck schema-check scan pytest  ## everything CI checks (the test command)
 
-run: bootstrap stack-start migrate  ## serve the API locally on 127.0.0.1 (the run command)
-	$(WITH_STACK_ENV) $(PY) -m infra.local_gateway
+run: bootstrap stack-start migrate $(if $(filter rie,$(LAMBDA_RUNTIME)),package-native)  ## serve the API locally on 127.0.0.1 (the run command; LAMBDA_RUNTIME=rie: the packaged zips under the Lambda runtime)
+	$(WITH_STACK_ENV) LAMBDA_RUNTIME=$(LAMBDA_RUNTIME) $(PY) -m infra.local_gateway
+
+package-native: bootstrap  ## build the zips for this machine's architecture (what LAMBDA_RUNTIME=rie runs)
+	PACKAGE_ARCH=$(NATIVE_ARCH) PYTHON=$(PY) $(OSLS) package --stage $(STAGE) --package .build/package-$(NATIVE_ARCH)
 
 bootstrap:  ## virtualenv, Python and npm packages (idempotent)
 	@infra/bootstrap.sh
@@ -82,6 +87,9 @@ deploy-jobs: bootstrap  ## run migrate, then verify, on the deployed STAGE
 
 package: bootstrap  ## build STAGE's CloudFormation template and Lambda zips offline
 	PYTHON=$(PY) $(OSLS) package --stage $(STAGE) $(REGION_FLAG)
+
+rehearse: bootstrap stack-start  ## offline deploy rehearsal: osls deploy to moto on loopback, run the stored zips, remove
+	$(WITH_STACK_ENV) $(PY) -m infra.rehearse
 
 remove:  ## delete STAGE's stack (the Neon database is untouched)
 	$(OSLS) remove --stage $(STAGE) $(REGION_FLAG)

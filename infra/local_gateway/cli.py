@@ -7,9 +7,11 @@ import contextlib
 import os
 import socket
 
+from infra.lambda_runtime import Fleet
 from infra.local_gateway.auth import DEV_USER, TOKEN_HOURS
 from infra.local_gateway.server import GatewayServer, bind
 from infra.local_gateway.setup import LocalApi, configure
+from infra.local_rie import MODES, packaged_fleet
 
 __all__ = ["DEFAULT_PORT", "main"]
 
@@ -29,11 +31,20 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         parser.exit(1, f"local gateway: cannot listen on {HOST}:{args.port}: {exc.strerror}\n")
     base_url = f"http://{HOST}:{sock.getsockname()[1]}"
-    api = configure(base_url, setenv=os.environ.__setitem__, stage=args.stage)
+    invoker = _invoker(args.stage)
+    api = configure(base_url, setenv=os.environ.__setitem__, stage=args.stage, invoker=invoker)
     _announce(base_url, api)
     with contextlib.suppress(KeyboardInterrupt):
         _serve(api, sock)
     return 0
+
+
+def _invoker(stage: str) -> Fleet | None:
+    """LAMBDA_RUNTIME=rie: the packaged zips under the Lambda runtime; else in-process."""
+    mode = os.environ.get("LAMBDA_RUNTIME") or MODES[0]
+    if mode not in MODES:
+        raise SystemExit(f"local gateway: LAMBDA_RUNTIME must be one of {', '.join(MODES)}")
+    return packaged_fleet(stage) if mode == "rie" else None
 
 
 def _serve(api: LocalApi, sock: socket.socket) -> None:
@@ -41,6 +52,8 @@ def _serve(api: LocalApi, sock: socket.socket) -> None:
         GatewayServer(api.gateway, sock).run()
     finally:
         api.close()
+        if isinstance(api.invoker, Fleet):
+            api.invoker.stop()
 
 
 def _announce(base_url: str, api: LocalApi) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from infra import deploy, lambda_rie, neon_local
 from infra.lambda_runtime import Fleet, FunctionSpec, Invocation, LambdaRuntime, snapshot, unpack
+from infra.local_rie import packaged_fleet
 from infra.routes import Route, function, functions
 from shared.api.docs import ASSETS
 from tests.support.events import decode_response, http_api_event, rest_api_event
@@ -196,3 +197,19 @@ def test_shipped_bytecode_is_used_and_nothing_is_written(deployed: Deployed) -> 
     # THEN nothing was written: every module imported came with its 3.12 bytecode
     # (the directories are writable, so a module compiled at import would leave a .pyc)
     assert {name: files for name, files in changed.items() if files} == {}
+
+
+def test_local_gateway_invoker_serves_the_packaged_zips(
+    native: Packaged, stack: neon_local.Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the invoker `make run LAMBDA_RUNTIME=rie` gives the gateway, with the local
+    # stack's URL in the environment as make run exports it
+    monkeypatch.setenv("DATABASE_URL", stack.database_url)
+    build_dir = native.zips["health"].parent
+    # WHEN the gateway hands it a function's name and an event
+    with packaged_fleet("dev", build_dir) as fleet:
+        answer = fleet("health", http_api_event("GET", "/health"))
+        spec = fleet.runtime("health").spec
+    # THEN the packaged function answered from its warm runtime, named as the stage names it
+    assert decode_response(answer).json() == {"status": "ok", "database": "ok"}
+    assert spec.name == "todo-api-dev-health"
