@@ -14,6 +14,11 @@ reached the newest revision shipped (read from shared/jobs/migrations/versions),
 must say ``ok`` with no problems; ``{}``, ``null`` or a string are failures too.
 ``--ssm-prefix`` fills settings the environment lacks from SSM Parameter Store
 (``PREFIX/DATABASE_URL`` and so on, SecureString or String) at deploy time.
+
+With ``DATABASE_URL_SECRET=<secret name or ARN>`` the secret settings (SECRET_KEYS) come
+from that Secrets Manager secret instead: its JSON must hold every key, DATABASE_URL well
+formed; the CLI gets ``--param secretsFrom=secretsmanager`` and none of those variables,
+so the template carries only ``{{resolve:secretsmanager:...}}`` references.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import boto3
 from botocore.config import Config
@@ -70,6 +75,17 @@ INVOKE_CONFIG = Config(
     retries={"total_max_attempts": 1, "mode": "standard"},
 )
 LOG_TAIL_LINES = 20
+# The variable naming the stage's secret, and the keys serverless.yml's custom.secrets
+# resolves from it (the template test checks they agree).
+SECRET_ENV = "DATABASE_URL_SECRET"  # noqa: S105 (a variable name, not a secret)
+SECRET_KEYS = ("DATABASE_URL", "DATABASE_URL_DIRECT", "BETTER_AUTH_SECRET")
+SECRET_MODE_ARGS = ("--param", "secretsFrom=secretsmanager")
+
+
+class SecretReader(Protocol):
+    """The one Secrets Manager call the deploy makes (boto3's client has it)."""
+
+    def get_secret_value(self, *, SecretId: str) -> Mapping[str, Any]: ...  # noqa: N803 (boto3)
 
 
 class DeployError(Exception):
@@ -122,14 +138,55 @@ def check_environment(env: Mapping[str, str]) -> None:
     if not env.get("DATABASE_URL", "").strip():
         raise DeployError(
             "DATABASE_URL is not set: export the Neon pooled connection string "
-            "(or pass --ssm-prefix); nothing was deployed"
+            f"(or pass --ssm-prefix, or name a Secrets Manager secret in {SECRET_ENV}); "
+            "nothing was deployed"
         )
+    _check_urls(env)
+
+
+def _check_urls(values: Mapping[str, str], where: str = "") -> None:
     try:
-        parse_database_url(env["DATABASE_URL"])
-        if env.get("DATABASE_URL_DIRECT", "").strip():
-            parse_database_url(env["DATABASE_URL_DIRECT"], name="DATABASE_URL_DIRECT")
+        parse_database_url(values["DATABASE_URL"], name=f"DATABASE_URL{where}")
+        if values.get("DATABASE_URL_DIRECT", "").strip():
+            parse_database_url(values["DATABASE_URL_DIRECT"], name=f"DATABASE_URL_DIRECT{where}")
     except ConfigurationError as exc:
         raise DeployError(f"{exc}; nothing was deployed") from None
+
+
+def check_secret(client: SecretReader, secret_id: str) -> None:
+    """Refuse a secret that lacks a key the template resolves or holds a malformed URL.
+
+    CloudFormation would fail the stack half-way with "Could not find a value associated
+    with JSONKey"; here it fails first, naming the key. No value is ever shown.
+    """
+    try:
+        raw = client.get_secret_value(SecretId=secret_id).get("SecretString", "")
+    except ClientError as exc:
+        raise DeployError(
+            f"secret {secret_id}: {_client_error(exc)}; nothing was deployed"
+        ) from None
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        raise DeployError(
+            f"secret {secret_id} is not a JSON object of strings; nothing was deployed"
+        )
+    missing = [key for key in SECRET_KEYS if key not in values]
+    if missing:
+        raise DeployError(
+            f"secret {secret_id} lacks {', '.join(missing)} (store an empty string for one you "
+            "do not use); nothing was deployed"
+        )
+    if not values["DATABASE_URL"].strip():
+        raise DeployError(f"secret {secret_id}: DATABASE_URL is empty; nothing was deployed")
+    _check_urls(values, where=f" in secret {secret_id}")
+
+
+def without_secrets(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` minus the secret settings: in secret mode the CLI must never see them."""
+    return {name: value for name, value in env.items() if name not in SECRET_KEYS}
 
 
 def run_cli(
@@ -310,14 +367,22 @@ def default_cli() -> list[str]:
 def deploy(args: argparse.Namespace, target: Target) -> None:
     """Check the environment, deploy, migrate, verify."""
     env = dict(os.environ)
+    secret_id = env.get(SECRET_ENV, "").strip()
     if args.ssm_prefix:
         ssm = boto3.client("ssm", region_name=target.region)
         loaded = settings_from_ssm(ssm, args.ssm_prefix, env)
         print(f"deploy: from SSM {args.ssm_prefix}: {', '.join(sorted(loaded)) or 'nothing'}")
         env.update(loaded)
-    check_environment(env)
+    extra = list(args.cli_args)
+    if secret_id:
+        reader = cast(SecretReader, boto3.client("secretsmanager", region_name=target.region))
+        check_secret(reader, secret_id)
+        print(f"deploy: {', '.join(SECRET_KEYS)} from Secrets Manager secret {secret_id}")
+        env, extra = without_secrets(env), [*SECRET_MODE_ARGS, *extra]
+    else:
+        check_environment(env)
     cli = shlex.split(args.cli) if args.cli else default_cli()
-    run_cli(cli, target, env, args.cli_args)
+    run_cli(cli, target, env, extra)
     run_jobs(boto3.client("lambda", region_name=target.region, config=INVOKE_CONFIG), target)
 
 

@@ -2,8 +2,10 @@
 
 // Local osls / Serverless Framework v3 plugin for this service (see serverless.yml).
 //
-// 1. Refuses `deploy` when DATABASE_URL resolved empty: the check runs in the
-//    `initialize` hook, before packaging, so nothing is built or uploaded.
+// 1. Refuses `deploy` when DATABASE_URL resolved empty, and any command when
+//    DATABASE_URL_SECRET is set but secretsFrom does not select it: the checks run in
+//    the `initialize` hook, before packaging, so nothing is built or uploaded.
+//    With custom.alarms.enabled it adds the stage's alarms (infra/sls_alarms.js).
 // 2. Builds the per-function zips named by each function's `package.artifact` with
 //    infra/package_build.py. The framework's own packaging cannot do what Lambda needs
 //    here without Docker: wheels for another architecture, bytecode for 3.12 that
@@ -18,6 +20,7 @@
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
+const { alarmResources } = require('./sls_alarms');
 
 const DATABASE_URL_MISSING =
   'DATABASE_URL is not set. Export the Neon pooled connection string before deploying ' +
@@ -26,6 +29,11 @@ const DATABASE_URL_MISSING =
   "?sslmode=require&channel_binding=require'\n" +
   'or run `python -m infra.deploy deploy --stage STAGE --ssm-prefix /todo-api/STAGE`. ' +
   'Nothing was packaged or uploaded.';
+
+const SECRET_NOT_SELECTED =
+  'DATABASE_URL_SECRET is set, but secretsFrom is not "secretsmanager": the exported ' +
+  'settings would be written into the template. Pass --param secretsFrom=secretsmanager ' +
+  '(`make deploy` does), or unset DATABASE_URL_SECRET to deploy the exported values.';
 
 // The logical ids a template value refers to with Ref or Fn::GetAtt (any depth).
 function referencedIds(value, found) {
@@ -46,7 +54,11 @@ class TodoApiPackaging {
     this.serverless = serverless;
     this.options = options || {};
     this.hooks = {
-      'initialize': () => this.refuseDeployWithoutDatabase(),
+      'initialize': () => {
+        this.refuseDeployWithoutDatabase();
+        this.refuseSecretNotSelected();
+      },
+      'before:package:finalize': () => this.addAlarms(),
       'before:package:createDeploymentArtifacts': () => this.build(),
       // `deploy function -f NAME` packages just that function.
       'before:package:function:package': () => this.build(this.options.function),
@@ -68,6 +80,39 @@ class TodoApiPackaging {
   isDeploy() {
     const commands = (this.serverless.processedInput || {}).commands || [];
     return commands[0] === 'deploy' && commands[1] !== 'list';
+  }
+
+  // DATABASE_URL_SECRET names the secret, but only --param secretsFrom=secretsmanager
+  // selects it (infra/deploy.py passes both); otherwise the exported values would be
+  // written into the template while the operator believes they are not.
+  refuseSecretNotSelected() {
+    const secret = process.env.DATABASE_URL_SECRET;
+    const value = (this.serverless.service.provider.environment || {}).DATABASE_URL;
+    if (!secret || String(value).startsWith('{{resolve:secretsmanager:')) return;
+    throw new this.serverless.classes.Error(SECRET_NOT_SELECTED, 'TODO_API_SECRET_NOT_SELECTED');
+  }
+
+  // CloudWatch alarms for the HTTP functions when custom.alarms.enabled (infra/sls_alarms.js).
+  addAlarms() {
+    const service = this.serverless.service;
+    if (!service.custom.alarms.enabled) return;
+    const provider = this.serverless.getProvider('aws');
+    const http = service
+      .getAllFunctions()
+      .filter((name) => (service.getFunction(name).events || []).some((event) => event.httpApi));
+    const functions = http.map((name) => ({
+      name,
+      logicalId: provider.naming.getLambdaLogicalId(name),
+      timeout: service.getFunction(name).timeout || service.provider.timeout || 6,
+    }));
+    const environment = service.provider.environment;
+    const app = {
+      namespace: environment.POWERTOOLS_METRICS_NAMESPACE,
+      dimensions: [{ Name: 'service', Value: environment.POWERTOOLS_SERVICE_NAME }],
+    };
+    const prefix = `${service.service}-${provider.getStage()}`;
+    const alarms = alarmResources(service.custom.alarms, prefix, functions, app);
+    Object.assign(service.provider.compiledCloudFormationTemplate.Resources, alarms);
   }
 
   refuseDeployWithoutDatabase() {

@@ -2,7 +2,9 @@
 
 A body is ``{"detail": ..., "code": "<STABLE_CODE>"}``: ``detail`` is what it always was
 (a sentence, or FastAPI's list of validation issues), ``code`` is what clients match on.
-Every 503 says when to come back (``Retry-After``), every 401 names its scheme.
+Every 503 says when to come back (``Retry-After``), every 401 names its scheme, and is
+counted: one ``ServiceUnavailable`` metric and one named after its cause's class
+(``DatabaseUnavailable``, ``DatabaseBusy``, ``KeySetUnavailable``; README: Metrics).
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from shared.core.errors import AppError, AuthenticationError, ServiceUnavailable
+from shared.core.observability import metrics
 
 __all__ = ["ErrorBody", "ValidationIssue", "error_body", "error_response", "openapi_responses"]
 
@@ -47,10 +51,17 @@ def error_response(
     headers = {}
     if isinstance(error, ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after_seconds)
+        _count_unavailable(error)
     if isinstance(error, AuthenticationError):
         headers["WWW-Authenticate"] = "Bearer"  # RFC 9110: every 401 names its scheme
     body = error_body(error, detail) | (extra or {})
     return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+
+def _count_unavailable(error: ServiceUnavailable) -> None:
+    # Published with the invocation's other metrics when the handler returns.
+    for name in dict.fromkeys((ServiceUnavailable.__name__, type(error).__name__)):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
 def openapi_responses(kinds: Iterable[type[AppError]]) -> Responses:

@@ -2,6 +2,8 @@
 
 Connecting retries a few times (a suspended Neon compute takes a moment to wake); a wrong
 password or database fails at once. Statements are never retried here or anywhere.
+The time to a usable connection, retries included, is published as the
+``DatabaseConnectTime`` metric (milliseconds; README: Metrics).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import time
 
 import pg8000.dbapi
 import scramp
+from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.core.errors import DatabaseUnavailable
-from shared.core.observability import logger
+from shared.core.observability import logger, metrics
 from shared.core.settings import Settings
 from shared.db.failures import sqlstate
 from shared.db.pg8000_adapter import SingleFlightConnection
@@ -26,13 +29,15 @@ from shared.db.url import ConnectParams
 # PgBouncer reports a failed SCRAM login as 08P01, so the message is checked too.
 _FAILED_LOGIN_TEXT = "authentication failed"
 _BACKOFF_SECONDS = 0.25
+CONNECT_METRIC = "DatabaseConnectTime"
 
 
 def connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
     """Open one connection, retrying while the server is unreachable or waking up."""
+    started = time.monotonic()
     for attempt in range(1, settings.db_connect_attempts + 1):
         try:
-            return _open(params, settings)
+            conn = _open(params, settings)
         except DatabaseUnavailable:
             raise
         except (pg8000.dbapi.Error, OSError, scramp.ScramException) as exc:
@@ -44,6 +49,10 @@ def connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection
             if fatal or attempt == settings.db_connect_attempts:
                 raise DatabaseUnavailable(reason) from None
             time.sleep(_BACKOFF_SECONDS * 2 ** (attempt - 1))
+        else:
+            elapsed_ms = (time.monotonic() - started) * 1000
+            metrics.add_metric(name=CONNECT_METRIC, unit=MetricUnit.Milliseconds, value=elapsed_ms)
+            return conn
     raise AssertionError("unreachable")  # pragma: no cover
 
 

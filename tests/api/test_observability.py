@@ -212,3 +212,62 @@ def test_a_wrong_database_password_is_neither_returned_nor_logged(
     # THEN both are 503 and neither password appears anywhere (checked by the fixtures too)
     assert (reply.status, checked.status) == (503, 503)
     assert wrong not in output.read() and stack.password not in output.read()
+
+
+def _blob_with(output: Output, name: str) -> dict[str, Any]:
+    """The one EMF blob that carries metric ``name``."""
+    [blob] = [m for m in output.metrics() if name in m]
+    return blob
+
+
+def _units(blob: dict[str, Any]) -> dict[str, str]:
+    [directive] = blob["_aws"]["CloudWatchMetrics"]
+    return {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]}
+
+
+# /health answers its own 503; a task route's comes from the error handlers.
+UNAVAILABLE_ROUTES = ("GET /health", "GET /api/{user_id}/tasks")
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in routes() if r.key in UNAVAILABLE_ROUTES], ids=lambda r: r.key
+)
+def test_a_503_is_counted_in_total_and_by_cause(
+    stack: neon_local.Stack,
+    client: Client,
+    alice: User,
+    configure: Configure,
+    output: Output,
+    route: Route,
+) -> None:
+    # GIVEN a database nobody listens for (one connect attempt)
+    url = stack.database_url.replace(f":{stack.pooler_port}/", f":{neon_local.free_port()}/")
+    configure(database_url=url, db_connect_attempts="1")
+    output.read()
+    # WHEN a request needs it
+    path, body = sample(route, alice.id, 1)
+    reply = client(handler_of(route), route.method, path, token=alice.token, json_body=body)
+    # THEN it is a 503, published once as ServiceUnavailable and once as its cause, in the
+    # TodoApi namespace, and the route's success metric is not
+    assert reply.status == 503
+    blob = _blob_with(output, "ServiceUnavailable")
+    assert (blob["ServiceUnavailable"], blob["DatabaseUnavailable"]) == ([1.0], [1.0])
+    assert _units(blob) == {"ServiceUnavailable": "Count", "DatabaseUnavailable": "Count"}
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TodoApi"
+    assert _operation(route) not in blob
+
+
+def test_every_request_publishes_its_database_connect_time(
+    client: Client, alice: User, output: Output
+) -> None:
+    # GIVEN a working database (NullPool: one connection per request)
+    output.read()
+    # WHEN alice lists her tasks
+    reply = client(list_tasks.handler, "GET", alice.tasks, token=alice.token)
+    # THEN the invocation's metrics carry the time its connection took, in milliseconds,
+    # beside the operation's count
+    assert reply.status == 200
+    blob = _blob_with(output, "TasksListed")
+    assert _units(blob)["DatabaseConnectTime"] == "Milliseconds"
+    times = blob["DatabaseConnectTime"]
+    assert times and all(0 < value < 10_000 for value in times)

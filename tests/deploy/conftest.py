@@ -122,21 +122,30 @@ def require_osls() -> None:
         pytest.fail("node_modules/.bin/osls is missing: run `npm ci` (make bootstrap)")
 
 
-def package(arch: str, out: Path, env: Mapping[str, str], *params: str) -> Packaged:
-    """`osls package --stage ci` into ``out``; fails the test with osls's output."""
+def package(
+    arch: str, out: Path, env: Mapping[str, str], *params: str, stage: str = STAGE
+) -> Packaged:
+    """`osls package --stage ci` (or ``stage``) into ``out``; fails the test with osls's output."""
     require_osls()
     started = time.monotonic()
-    args = ["package", "--stage", STAGE, "--package", str(out), *params]
+    args = ["package", "--stage", stage, "--package", str(out), *params]
     result = run_osls(args, env)
     seconds = time.monotonic() - started
     output = result.stdout + result.stderr
-    assert result.returncode == 0, f"osls package ({arch}) failed:\n{output}"
-    TIMINGS[f"osls package {arch}"] = seconds
-    template = json.loads((out / "cloudformation-template-update-stack.json").read_text())
+    label = arch if stage == STAGE else f"{arch} --stage {stage}"
+    assert result.returncode == 0, f"osls package ({label}) failed:\n{output}"
+    TIMINGS[f"osls package {label}"] = seconds
+    if stage != STAGE:  # the same zips as the ci run's: one size table is enough
+        return Packaged(arch, out, json.loads(_template_path(out).read_text()), {}, output, seconds)
+    template = json.loads(_template_path(out).read_text())
     zips = _artifacts(template, arch)
     sizes = package_check.format_sizes(package_check.measure(path) for path in zips.values())
     SIZE_TABLES.append(f"{arch}:\n{sizes}")
     return Packaged(arch, out, template, zips, output, seconds)
+
+
+def _template_path(out: Path) -> Path:
+    return out / "cloudformation-template-update-stack.json"
 
 
 def _artifacts(template: dict[str, Any], arch: str) -> dict[str, Path]:
@@ -171,6 +180,27 @@ def x86_64(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
     out = tmp_path_factory.mktemp("package-x86_64")
     env = osls_env({"PACKAGE_ARCH": "x86_64"})
     return package("x86_64", out, env, "--param", "snapStart=true")
+
+
+# The operated stage: its secret (named in DATABASE_URL_SECRET), alarm topic and KMS key.
+OPERATED_STAGE = "dev"
+SECRET_ID = "todo-api/dev-sentinel"
+OPERATED_PARAMS = {
+    "secretsFrom": "secretsmanager",
+    "alarms": "true",
+    "alarmTopicArn": "arn:aws:sns:us-east-1:123456789012:todo-api-ops",
+    "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000",
+}
+
+
+@pytest.fixture(scope="session")
+def operated(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
+    """Stage dev as an operator runs it: settings from Secrets Manager (every one still
+    exported, as a sentinel), alarms notifying a topic, a customer-managed KMS key."""
+    out = tmp_path_factory.mktemp("package-operated")
+    env = osls_env({**SENTINELS, "DATABASE_URL_SECRET": SECRET_ID})
+    params = [arg for item in OPERATED_PARAMS.items() for arg in ("--param", "=".join(item))]
+    return package("arm64", out, env, *params, stage=OPERATED_STAGE)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -128,13 +128,15 @@ def lambda_client() -> LambdaClient:
     return boto3.client("lambda", region_name=REGION, config=deploy.INVOKE_CONFIG)
 
 
-def fake_cli(tmp_path: Path, exit_code: int = 0) -> tuple[str, Path]:
-    """A stand-in for `osls`: records its arguments and whether DATABASE_URL reached it."""
+def fake_cli(tmp_path: Path, exit_code: int = 0, *, with_env: bool = False) -> tuple[str, Path]:
+    """A stand-in for `osls`: records its arguments and whether DATABASE_URL reached it
+    (``with_env``: and its whole environment)."""
     record = tmp_path / "cli.json"
     script = tmp_path / "fake_osls.py"
+    extra = ", 'env': dict(os.environ)" if with_env else ""
     script.write_text(
         "import json, os, sys\n"
-        f"json.dump({{'argv': sys.argv[1:], 'db': 'DATABASE_URL' in os.environ}},"
+        f"json.dump({{'argv': sys.argv[1:], 'db': 'DATABASE_URL' in os.environ{extra}}},"
         f" open({str(record)!r}, 'w'))\n"
         f"sys.exit({exit_code})\n"
     )
@@ -409,3 +411,96 @@ def test_the_head_revision_is_the_newest_migration_shipped() -> None:
     # WHEN the deploy works out which revision migrate must reach
     # THEN it is the newest file's revision (ids are the file names' numeric prefixes)
     assert deploy.head_revision() == newest
+
+
+SECRET_ID = "todo-api/ci"
+
+
+def put_secret(**values: str) -> None:
+    """The stage's JSON secret in (moto's) Secrets Manager."""
+    client = boto3.client("secretsmanager", region_name=REGION)
+    client.create_secret(Name=SECRET_ID, SecretString=json.dumps(values))
+
+
+def test_secret_mode_deploys_without_any_secret_in_the_cli_environment(
+    lambda_results: LambdaResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the stage's settings in a Secrets Manager secret, the secret named in
+    # DATABASE_URL_SECRET, and (by habit) the same secrets still exported in the shell
+    put_secret(DATABASE_URL=POOLED, DATABASE_URL_DIRECT="", BETTER_AUTH_SECRET=SECRET_PW * 4)
+    monkeypatch.setenv(deploy.SECRET_ENV, SECRET_ID)
+    monkeypatch.setenv("DATABASE_URL", POOLED)
+    monkeypatch.setenv("BETTER_AUTH_SECRET", SECRET_PW * 4)
+    cli, record = fake_cli(tmp_path, with_env=True)
+    create_jobs("migrate", "verify")
+    lambda_results.then(Result(MIGRATED), Result(VERIFIED))
+    # WHEN the stage is deployed
+    code = deploy.main(["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli])
+    # THEN the CLI was told to take the settings from the secret, never saw a secret
+    # setting or the password, and migrate and verify ran
+    called = json.loads(record.read_text())
+    assert code == 0
+    assert called["argv"] == [
+        "deploy",
+        "--stage",
+        STAGE,
+        "--region",
+        REGION,
+        "--param",
+        "secretsFrom=secretsmanager",
+    ]
+    assert not set(deploy.SECRET_KEYS) & set(called["env"])
+    assert not any(SECRET_PW in value for value in called["env"].values())
+    assert called["env"][deploy.SECRET_ENV] == SECRET_ID
+    assert lambda_results.invoked == ["todo-api-ci-migrate", "todo-api-ci-verify"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ({"DATABASE_URL": POOLED, "DATABASE_URL_DIRECT": ""}, "lacks BETTER_AUTH_SECRET"),
+        ({"DATABASE_URL": "", "DATABASE_URL_DIRECT": "", "BETTER_AUTH_SECRET": ""}, "empty"),
+        (
+            {
+                "DATABASE_URL": f"mysql://app:{SECRET_PW}@h/db",
+                "DATABASE_URL_DIRECT": "",
+                "BETTER_AUTH_SECRET": "",
+            },
+            "DATABASE_URL in secret todo-api/ci",
+        ),
+    ],
+    ids=["missing key", "empty url", "malformed url"],
+)
+def test_a_secret_the_template_cannot_resolve_stops_before_the_cli(
+    aws: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    stored: dict[str, str],
+    expected: str,
+) -> None:
+    # GIVEN a secret CloudFormation would fail on half-way through the stack
+    put_secret(**stored)
+    monkeypatch.setenv(deploy.SECRET_ENV, SECRET_ID)
+    cli, record = fake_cli(tmp_path)
+    # WHEN a deploy is attempted
+    code = deploy.main(["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli])
+    # THEN it fails first, naming the secret and what is wrong, never showing a value
+    err = capsys.readouterr().err
+    assert code == 1 and not record.exists()
+    assert expected in err and "nothing was deployed" in err
+    assert SECRET_PW not in err
+
+
+def test_a_missing_secret_is_named(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN DATABASE_URL_SECRET naming a secret that does not exist
+    monkeypatch.setenv(deploy.SECRET_ENV, "todo-api/nowhere")
+    cli, record = fake_cli(tmp_path)
+    # WHEN a deploy is attempted
+    code = deploy.main(["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli])
+    # THEN Secrets Manager's answer is shown and nothing ran
+    err = capsys.readouterr().err
+    assert code == 1 and not record.exists()
+    assert "secret todo-api/nowhere: ResourceNotFoundException" in err
