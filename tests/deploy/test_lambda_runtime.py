@@ -21,7 +21,6 @@ from infra import deploy, lambda_rie, neon_local
 from infra.lambda_runtime import Fleet, FunctionSpec, Invocation, LambdaRuntime, snapshot, unpack
 from infra.local_rie import packaged_fleet
 from infra.routes import Route, function, functions
-from shared.api.docs import ASSETS
 from tests.support.events import decode_response, http_api_event, rest_api_event
 from tests.support.routes import sample
 from tests.support.tokens import claims, hs256
@@ -35,7 +34,6 @@ EVENT_BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
 # What a request that succeeds answers, by method (every route here follows HTTP's rule).
 SUCCESS = {"POST": 201, "DELETE": 204}
 ISSUER = "https://auth.example.com"
-DOCS_ASSET = next(iter(ASSETS))  # the docs page's assets have a route of their own
 
 
 @dataclass
@@ -82,7 +80,7 @@ def deployed(
 
 def request_for(route: Route, version: str, user_id: str, task_id: int) -> dict[str, Any]:
     """A real API Gateway event for ``route`` with a valid token and a sample body."""
-    path, body = sample(route, user_id, task_id, asset=DOCS_ASSET)
+    path, body = sample(route, user_id, task_id)
     token = hs256(claims(ISSUER, sub=user_id, id=user_id))
     headers = {"authorization": f"Bearer {token}"}
     if body is not None:

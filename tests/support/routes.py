@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 from infra.routes import Route, function, route_for, routes
+from shared.api.docs import ASSETS
 from shared.api.handler import LambdaHandler
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
 
 # A body valid on every route of its method: create and replace need a title; update
 # takes any field and complete only {"completed": ...}, so PATCH sends the flag.
+# Path parameters besides the user's and the task's: a valid value each.
+SAMPLE_PARAMS: dict[str, object] = {"asset": next(iter(ASSETS))}
 SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "POST": {"title": "t"},
     "PUT": {"title": "t"},
@@ -52,7 +55,7 @@ def task_routes() -> tuple[Route, ...]:
 
 def sample(route: Route, user_id: str, task_id: int | str = 1, **params: object) -> tuple[str, Any]:
     """The path and JSON body (``None`` when the method takes none) of a request to ``route``;
-    ``params`` fill any other path parameter (e.g. the docs' ``asset``)."""
+    other path parameters come from SAMPLE_PARAMS unless ``params`` name them."""
     body = SAMPLE_BODIES.get(route.method)
-    path = route.path(user_id=user_id, task_id=task_id, **params)
+    path = route.path(**{**SAMPLE_PARAMS, "user_id": user_id, "task_id": task_id, **params})
     return path, None if body is None else dict(body)
