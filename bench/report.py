@@ -30,9 +30,11 @@ from bench.results import (
     Measured,
     Meta,
     Mode,
+    PackageZip,
     ThroughputResult,
 )
 from bench.stack import POOL_SIZE
+from infra.package_check import CODE_BUDGET, UPLOAD_BUDGET
 
 OK, MISS, INFO = "ok", "MISS", "info"
 REPORTED, UNBUDGETED = "report", "-"  # the budget column of a figure without a budget
@@ -243,7 +245,7 @@ def package_rows(results: Measured) -> list[Row]:
         zipped, unzipped = f"{figure['zipped'] / MB:.1f}", f"{figure['unzipped'] / MB:.1f}"
         groups.setdefault((str(Path(path).parent), zipped, unzipped), []).append(figure["function"])
     limits = f"Lambda: {LAMBDA_ZIPPED_LIMIT / MB:g} / {LAMBDA_UNZIPPED_LIMIT / MB:g} MB"
-    return [
+    rows = [
         reported(
             PACKAGE,
             f"{folder}/: {', '.join(functions)}",
@@ -252,6 +254,36 @@ def package_rows(results: Measured) -> list[Row]:
         )
         for (folder, zipped, unzipped), functions in groups.items()
     ]
+    return rows + _upload_rows(package["zips"])
+
+
+def _upload_rows(zips: Mapping[str, PackageZip]) -> list[Row]:
+    """Per build folder: the largest function zip, and what a fresh deploy uploads (every
+    function zip and layer, infra/package_check.py's budgets)."""
+    folders: dict[str, list[PackageZip]] = {}
+    for path, figure in zips.items():
+        folders.setdefault(str(Path(path).parent), []).append(figure)
+    rows = []
+    for folder, figures in folders.items():
+        code = [f["zipped"] for f in figures if not f["function"].startswith("layer-")]
+        upload = sum(f["zipped"] for f in figures)
+        rows += [
+            checked(
+                PACKAGE,
+                f"{folder}/: largest function zip",
+                f"{max(code) / 2**20:.2f} MiB",
+                f"< {CODE_BUDGET / 2**20:g} MiB",
+                max(code) < CODE_BUDGET,
+            ),
+            checked(
+                PACKAGE,
+                f"{folder}/: a fresh deploy uploads",
+                f"{upload / 2**20:.1f} MiB",
+                f"< {UPLOAD_BUDGET / 2**20:g} MiB",
+                upload < UPLOAD_BUDGET,
+            ),
+        ]
+    return rows
 
 
 # ------------------------------------------------------------------ 6 throughput

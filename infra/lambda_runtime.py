@@ -27,7 +27,7 @@ import subprocess
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -58,10 +58,15 @@ class FunctionSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
     memory_mb: int = 1024
     timeout_s: int = 25
+    opt: Path | None = None  # its layers, unzipped in order: Lambda's /opt
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, Any], code: Path, extra: Mapping[str, str] | None = None
+        cls,
+        config: Mapping[str, Any],
+        code: Path,
+        extra: Mapping[str, str] | None = None,
+        opt: Path | None = None,
     ) -> FunctionSpec:
         """From Lambda's configuration: a GetFunctionConfiguration answer or the template's
         AWS::Lambda::Function properties (same keys), ``extra`` over its environment."""
@@ -73,6 +78,7 @@ class FunctionSpec:
             environment={**environment, **(extra or {})},
             memory_mb=int(config.get("MemorySize", 128)),
             timeout_s=int(config.get("Timeout", 3)),
+            opt=opt,
         )
 
 
@@ -101,7 +107,7 @@ def lambda_environment(spec: FunctionSpec, runtime: Path) -> dict[str, str]:
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
-        "PYTHONPATH": f"{spec.code}:{runtime}",
+        "PYTHONPATH": ":".join(str(path) for path in python_path(spec, runtime)),
         "LAMBDA_TASK_ROOT": str(spec.code),
         "LAMBDA_RUNTIME_DIR": str(runtime),
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
@@ -145,7 +151,7 @@ class LambdaRuntime:
             *(str(lambda_rie.rie_binary(self.arch)), "--log-level", "info"),
             *("--runtime-interface-emulator-address", f"127.0.0.1:{self.port}"),
             *("--runtime-api-address", f"127.0.0.1:{free_port()}"),
-            # -S: no site-packages; PYTHONPATH is the code, then the runtime client.
+            # -S: no site-packages; PYTHONPATH is the code, its layers, then the runtime client.
             *(python, "-S", "-m", lambda_rie.RUNTIME_CLIENT, self.spec.handler),
         ]
         self._process = subprocess.Popen(
@@ -299,15 +305,36 @@ class Fleet:
     close = stop
 
 
+def python_path(spec: FunctionSpec, runtime: Path) -> list[Path]:
+    """Lambda's order: the function's code (/var/task), its layers' /opt/python, the runtime."""
+    layers = [] if spec.opt is None else [spec.opt / "python"]
+    return [spec.code, *layers, runtime]
+
+
 def unpack(zip_path: Path, into: Path) -> Path:
     """Unzip a function's package into ``into`` (emptied first), as Lambda fills /var/task."""
+    return unpack_layers([zip_path], into)
+
+
+def unpack_layers(zips: Sequence[Path], into: Path) -> Path:
+    """Unzip ``zips`` in order into ``into`` (emptied first), as Lambda fills /opt with a
+    function's layers (a later layer's file replaces an earlier one's)."""
     if into.exists():
         for path in sorted(into.rglob("*"), reverse=True):
             path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
     into.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(zip_path) as archive:
-        archive.extractall(into)
+    for zip_path in zips:
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(into)
     return into
+
+
+def layer_keys(template: Mapping[str, Any], function: Mapping[str, Any]) -> list[str]:
+    """The S3 keys of a function's layers, in order, from the template that holds both
+    (``function``: its AWS::Lambda::Function properties)."""
+    resources = template["Resources"]
+    refs = [layer["Ref"] for layer in function.get("Layers") or []]
+    return [str(resources[ref]["Properties"]["Content"]["S3Key"]) for ref in refs]
 
 
 def snapshot(tree: Path) -> dict[str, tuple[int, int]]:

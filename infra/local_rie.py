@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra import lambda_rie
+from infra import lambda_rie, package_build
 from infra.function_env import environment, variables
-from infra.lambda_runtime import Fleet, FunctionSpec, unpack
+from infra.lambda_runtime import Fleet, FunctionSpec, unpack, unpack_layers
 from infra.routes import document, function
 
 __all__ = ["MODES", "packaged_fleet"]
@@ -31,11 +31,16 @@ def packaged_fleet(stage: str, build_dir: Path | None = None) -> Fleet:
     resolver = variables(stage)
     service = str(resolver.resolve("${self:service}"))
 
+    opts: dict[tuple[Path, ...], Path] = {}
+
     def spec_for(name: str) -> FunctionSpec:
         archive = zips / f"{name}.zip"
         if not archive.is_file():
             raise FileNotFoundError(f"{archive} is missing: run `make package PACKAGE_ARCH={arch}`")
         declared = document()["functions"][name]
+        layers = tuple(package_build.layer_artifact(zips, ref["Ref"]) for ref in declared["layers"])
+        if layers not in opts:  # one /opt per set of layers, unpacked once: runtimes share it
+            opts[layers] = unpack_layers(layers, WORK / ("opt-" + "-".join(p.stem for p in layers)))
         return FunctionSpec(
             name=f"{service}-{stage}-{name}",
             handler=function(name).handler,
@@ -43,6 +48,7 @@ def packaged_fleet(stage: str, build_dir: Path | None = None) -> Fleet:
             environment=environment(name, resolver).values,
             memory_mb=int(declared.get("memorySize", 1024)),
             timeout_s=int(declared.get("timeout", 25)),
+            opt=opts[layers],
         )
 
     return Fleet(spec_for, arch, echo=True)  # the functions' logs on the gateway's console

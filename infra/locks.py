@@ -182,6 +182,20 @@ def locked_versions(text: str) -> dict[str, set[str]]:
     return versions
 
 
+def entries(text: str) -> dict[str, str]:
+    """Each distribution of a lock with its requirement and hash lines, by name (no comments)."""
+    found: dict[str, str] = {}
+    name = ""
+    for line in without_comments(text).splitlines():
+        match = _PINNED.match(line)
+        if match is not None:
+            name = normalize(match[1])
+            found[name] = ""
+        if name:
+            found[name] += line + "\n"
+    return found
+
+
 def unhashed(text: str) -> list[str]:
     """The lock's entries that carry no hash."""
     joined = text.replace("\\\n", " ")

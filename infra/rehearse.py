@@ -8,12 +8,13 @@
    DATABASE_URL / DATABASE_URL_DIRECT from the environment (the local stack) and a
    random BETTER_AUTH_SECRET.
 3. The stack is read back: every function's handler, runtime, architecture, memory,
-   timeout, environment and role, compared with the template osls wrote; each
-   function's zip is fetched from the deployment bucket and checked against the
-   CodeSha256 the emulator holds.
+   timeout, environment, role and layers, compared with the template osls wrote; each
+   function's zip and each layer's are fetched from the deployment bucket and checked
+   against the CodeSha256 the emulator holds.
 4. Those zips run under the Lambda runtime (infra/lambda_runtime.py) with the
-   environment the emulator holds: migrate and verify (checked as infra/deploy.py
-   checks them), then an API Gateway event for every route.
+   environment the emulator holds, each function's layers unpacked as its /opt:
+   migrate and verify (checked as infra/deploy.py checks them), then an API Gateway
+   event for every route.
 5. ``osls remove``, and moto stops.
 
 moto does not model everything, and the rehearsal says so (NOT_MODELLED): the template
@@ -42,7 +43,7 @@ from typing import Any
 import boto3
 
 from infra import deploy, lambda_rie, routes
-from infra.lambda_runtime import Fleet, FunctionSpec, unpack
+from infra.lambda_runtime import Fleet, FunctionSpec, unpack, unpack_layers
 from infra.neon_local import free_port
 from infra.rehearse_requests import check_routes
 
@@ -59,6 +60,10 @@ NOT_MODELLED = (
     "active tracing: moto stores PassThrough; the template test checks TracingConfig",
     "IAM: the role exists but nothing is enforced; the template test checks its policy",
     "SnapStart, log retention and Lambda's own limits (memory, concurrency, timeouts)",
+    "a function's Layers and layer names: moto's CloudFormation drops the property and "
+    "names layers after the stack, so each function runs with the layers the template "
+    "gives it, each matched by content to a version moto published from the deployment "
+    "bucket; the template tests check the attachment",
 )
 
 
@@ -80,11 +85,12 @@ class Aws:
 
 @dataclass(frozen=True)
 class Stored:
-    """One function as the emulator holds it: its configuration and its zip."""
+    """One function as the emulator holds it: its configuration, its zip, its layers'."""
 
     name: str  # serverless.yml's name
     config: dict[str, Any]
     zip_bytes: bytes
+    layers: tuple[bytes, ...] = ()  # in the order Lambda unpacks them
 
 
 @contextmanager
@@ -147,6 +153,7 @@ def read_back(aws: Aws, stage: str, package_dir: Path) -> list[Stored]:
     expected = {props["FunctionName"]: props for props in functions}
     bucket = _deployment_bucket(aws, f"{deploy.SERVICE}-{stage}")
     stored = [_stored(aws, fn.name, stage, bucket, expected) for fn in routes.functions()]
+    stored = [_with_layers(aws, bucket, item, template) for item in stored]
     _check_role(aws, {s.config["Role"] for s in stored})
     return stored
 
@@ -177,6 +184,40 @@ def _stored(aws: Aws, name: str, stage: str, bucket: str, expected: Mapping[str,
     return Stored(name, config, zip_bytes)
 
 
+def _with_layers(aws: Aws, bucket: str, item: Stored, template: Mapping[str, Any]) -> Stored:
+    """``item`` with the zips of the layers the template gives it, each one the emulator
+    published (moto names layers after the stack, so they are matched by content)."""
+    resources = template["Resources"]
+    function = resources[_logical_id(template, item.config["FunctionName"])]["Properties"]
+    held = _held_layers(aws)
+    found = []
+    for ref in function.get("Layers") or []:
+        key = resources[ref["Ref"]]["Properties"]["Content"]["S3Key"]
+        zip_bytes = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        if base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode() not in held:
+            raise RehearsalFailed(f"no layer version holds s3://{bucket}/{key}")
+        found.append(zip_bytes)
+    return Stored(item.name, item.config, item.zip_bytes, tuple(found))
+
+
+def _logical_id(template: Mapping[str, Any], function_name: str) -> str:
+    for key, resource in template["Resources"].items():
+        if resource["Type"] == LAMBDA and resource["Properties"]["FunctionName"] == function_name:
+            return str(key)
+    raise RehearsalFailed(f"{function_name} is not in the template")
+
+
+def _held_layers(aws: Aws) -> set[str]:
+    """The CodeSha256 of the newest version of every layer the emulator holds."""
+    client = aws.client("lambda")
+    found = set()
+    for layer in client.list_layers()["Layers"]:
+        version = layer["LatestMatchingVersion"]["Version"]
+        answer = client.get_layer_version(LayerName=layer["LayerName"], VersionNumber=version)
+        found.add(answer["Content"]["CodeSha256"])
+    return found
+
+
 def _check_role(aws: Aws, arns: set[str]) -> None:
     if len(arns) != 1:
         raise RehearsalFailed(f"the functions should share one role, not {sorted(arns)}")
@@ -200,8 +241,14 @@ def describe(stored: list[Stored]) -> Iterator[str]:
 
 def run_stored(stored: list[Stored], secret: str, scratch: Path) -> list[str]:
     """Jobs, then every route, from the stored zips under the Lambda runtime."""
+    opts: dict[tuple[bytes, ...], Path] = {}
+    for item in stored:
+        if item.layers not in opts:
+            opts[item.layers] = _layers_unpacked(item.layers, scratch / f"opt-{len(opts)}")
     specs = {
-        item.name: FunctionSpec.from_config(item.config, _unpacked(item, scratch))
+        item.name: FunctionSpec.from_config(
+            item.config, _unpacked(item, scratch), opt=opts[item.layers]
+        )
         for item in stored
     }
     with Fleet(specs) as fleet:
@@ -218,6 +265,14 @@ def _unpacked(item: Stored, scratch: Path) -> Path:
     archive = scratch / f"{item.name}.zip"
     archive.write_bytes(item.zip_bytes)
     return unpack(archive, scratch / item.name)
+
+
+def _layers_unpacked(layers: tuple[bytes, ...], into: Path) -> Path:
+    zips = []
+    for index, zip_bytes in enumerate(layers):
+        zips.append(into.with_name(f"{into.name}-{index}.zip"))
+        zips[-1].write_bytes(zip_bytes)
+    return unpack_layers(zips, into)
 
 
 def rehearse(stage: str, settings: Mapping[str, str]) -> None:

@@ -6,8 +6,9 @@
 //    DATABASE_URL_SECRET is set but secretsFrom does not select it: the checks run in
 //    the `initialize` hook, before packaging, so nothing is built or uploaded.
 //    With custom.alarms.enabled it adds the stage's alarms (infra/sls_alarms.js).
-// 2. Builds the per-function zips named by each function's `package.artifact` with
-//    infra/package_build.py. The framework's own packaging cannot do what Lambda needs
+// 2. Builds the layers (custom.layers, one per dependency set) and the per-function code
+//    zips named by their `package.artifact` with infra/package_build.py, then adds and
+//    uploads the layers (infra/sls_layers.js). The framework's own packaging cannot do what Lambda needs
 //    here without Docker: wheels for another architecture, bytecode for 3.12 that
 //    survives zipping, and different requirement sets per function.
 // 3. Drops every DependsOn entry that the same resource's Ref or Fn::GetAtt already
@@ -21,6 +22,7 @@ const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const { alarmResources } = require('./sls_alarms');
+const { Layers } = require('./sls_layers');
 
 const DATABASE_URL_MISSING =
   'DATABASE_URL is not set. Export the Neon pooled connection string before deploying ' +
@@ -50,15 +52,20 @@ function referencedIds(value, found) {
 }
 
 class TodoApiPackaging {
-  constructor(serverless, options) {
+  constructor(serverless, options, utils) {
     this.serverless = serverless;
     this.options = options || {};
+    this.layers = new Layers(serverless, (utils && utils.log) || { notice: console.log });
     this.hooks = {
       'initialize': () => {
         this.refuseDeployWithoutDatabase();
         this.refuseSecretNotSelected();
       },
-      'before:package:finalize': () => this.addAlarms(),
+      'before:package:finalize': () => {
+        this.addLayers();
+        this.addAlarms();
+      },
+      'after:aws:deploy:deploy:uploadArtifacts': () => this.layers.upload(),
       'before:package:createDeploymentArtifacts': () => this.build(),
       // `deploy function -f NAME` packages just that function.
       'before:package:function:package': () => this.build(this.options.function),
@@ -131,6 +138,8 @@ class TodoApiPackaging {
     const names = service.getAllFunctions().filter((name) => !only || name === only);
     return {
       arch: service.provider.architecture,
+      // Every layer, even for `deploy function`: unchanged ones come from the cache.
+      layers: Layers.spec(service),
       functions: names.map((name) => {
         const fn = service.getFunction(name);
         const group = jobs.has(name) ? 'jobs' : docs.has(name) ? 'docs' : 'api';
@@ -165,6 +174,12 @@ class TodoApiPackaging {
         'TODO_API_BUILD_FAILED'
       );
     }
+  }
+
+  // The layers' AWS::Lambda::LayerVersion resources (infra/sls_layers.js).
+  addLayers() {
+    const template = this.serverless.service.provider.compiledCloudFormationTemplate;
+    Object.assign(template.Resources, this.layers.resources());
   }
 }
 

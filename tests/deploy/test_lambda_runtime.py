@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 
 from infra import deploy, lambda_rie, neon_local
-from infra.lambda_runtime import Fleet, FunctionSpec, Invocation, LambdaRuntime, snapshot, unpack
+from infra.lambda_runtime import (
+    Fleet,
+    FunctionSpec,
+    Invocation,
+    LambdaRuntime,
+    snapshot,
+    unpack,
+    unpack_layers,
+)
 from infra.local_rie import packaged_fleet
 from infra.routes import Route, function, functions
 from tests.support.events import decode_response, http_api_event, rest_api_event
@@ -44,6 +52,7 @@ class Deployed:
     codes: dict[str, Path]
     pristine: dict[str, dict[str, tuple[int, int]]]
     configs: dict[str, dict[str, Any]]
+    opts: dict[str, Path]  # each function's layers, unzipped: its /opt
 
     def invoke(self, name: str, event: Any) -> Invocation:
         return self.fleet.runtime(name).invoke(event)
@@ -62,19 +71,40 @@ def native(request: pytest.FixtureRequest) -> Packaged:
     return packaged
 
 
+def opt_dirs(packaged: Packaged, root: Path) -> dict[str, Path]:
+    """Each function's /opt: its layers unzipped in order, one folder per set of layers."""
+    made: dict[tuple[Path, ...], Path] = {}
+    found = {}
+    for name in packaged.zips:
+        layers = tuple(packaged.layer_zips(name))
+        if layers not in made:
+            made[layers] = unpack_layers(layers, root / f"opt-{len(made)}")
+        found[name] = made[layers]
+    return found
+
+
+def _by_opt(opts: dict[str, Path]) -> dict[str, Path]:
+    return {path.name: path for path in opts.values()}
+
+
 @pytest.fixture(scope="module")
 def deployed(
     native: Packaged, stack: neon_local.Stack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployed]:
-    """Every zip unpacked, each function configured as the template says, none started."""
+    """Every zip unpacked beside its layers, each function configured as the template
+    says, none started."""
     root = tmp_path_factory.mktemp("lambda-task")
     codes = {name: unpack(path, root / name) for name, path in native.zips.items()}
+    opts = opt_dirs(native, root)
     configs = template_configs(native)
     env = database_env(stack)
-    specs = {name: FunctionSpec.from_config(configs[name], codes[name], env) for name in codes}
-    pristine = {name: snapshot(code) for name, code in codes.items()}
+    specs = {
+        name: FunctionSpec.from_config(configs[name], codes[name], env, opts[name])
+        for name in codes
+    }
+    pristine = {name: snapshot(tree) for name, tree in {**codes, **_by_opt(opts)}.items()}
     with Fleet(specs, native.arch) as fleet:
-        yield Deployed(fleet, codes, pristine, configs)
+        yield Deployed(fleet, codes, pristine, configs, opts)
         RUNTIME_INITS.extend(f"{native.arch} under the RIE: {line}" for line in fleet.init_report())
 
 
@@ -163,7 +193,9 @@ def test_failing_job_is_a_function_error_and_its_runtime_recovers(
     # GIVEN verify and migrate under the runtime, pointed at an empty database
     env = database_env(stack, scratch_database)
     specs = {
-        job: FunctionSpec.from_config(deployed.configs[job], deployed.codes[job], env)
+        job: FunctionSpec.from_config(
+            deployed.configs[job], deployed.codes[job], env, deployed.opts[job]
+        )
         for job in deploy.JOBS
     }
     with LambdaRuntime(specs["verify"]) as verify, LambdaRuntime(specs["migrate"]) as migrate:
@@ -187,13 +219,15 @@ def test_shipped_bytecode_is_used_and_nothing_is_written(deployed: Deployed) -> 
     for fn in functions():
         event = {} if fn.is_job else request_for(fn.routes[0], "http-api-v2", "nobody", 1)
         deployed.invoke(fn.name, event)
-    # WHEN their code directories are compared with the zips as unpacked
+    # WHEN their code and layer directories are compared with the zips as unpacked
+    trees = {**deployed.codes, **_by_opt(deployed.opts)}
     changed = {
-        name: sorted(set(snapshot(code).items()) ^ set(deployed.pristine[name].items()))
-        for name, code in deployed.codes.items()
+        name: sorted(set(snapshot(tree).items()) ^ set(deployed.pristine[name].items()))
+        for name, tree in trees.items()
     }
-    # THEN nothing was written: every module imported came with its 3.12 bytecode
-    # (the directories are writable, so a module compiled at import would leave a .pyc)
+    # THEN nothing was written: every module imported came with its 3.12 bytecode, ours
+    # and the layers' (the directories are writable, so a module compiled at import
+    # would leave a .pyc)
     assert {name: files for name, files in changed.items() if files} == {}
 
 

@@ -1,9 +1,10 @@
 """The x86_64 build of the same packaging, unzipped alone, runs each handler.
 
-Each zip is unpacked into an empty, read-only directory (as Lambda's /var/task is) and
-run by a CPython 3.12 without site-packages and with the package alone on PYTHONPATH, so
-only the package and the standard library can be imported. ``-v`` shows whether each
-module came from the shipped bytecode or had to be compiled.
+Each zip is unpacked into an empty, read-only directory (as Lambda's /var/task is), its
+layers into another (as Lambda's /opt is), and run by a CPython 3.12 without
+site-packages with the package, then the layers' python/, on PYTHONPATH (Lambda's
+order), so only those and the standard library can be imported. ``-v`` shows whether
+each module came from the shipped bytecode or had to be compiled.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 
 from infra import neon_local, package_build
+from infra.lambda_runtime import unpack_layers
 from infra.routes import functions, routes
 from tests.support.events import http_api_event
 from tests.support.routes import sample
@@ -65,27 +67,40 @@ class Run:
     outside: list[str]
 
 
+@dataclass(frozen=True)
+class Unpacked:
+    """One function as Lambda lays it out: its code (/var/task) and its layers (/opt)."""
+
+    code: Path
+    opt: Path
+
+
+def read_only(tree: Path) -> Path:
+    """Make ``tree`` read-only, as Lambda's code and layer directories are."""
+    for path in [tree, *tree.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    return tree
+
+
 def unpack(zip_path: Path, into: Path) -> Path:
     """Unzip into an empty folder and make it read-only, as Lambda's code directory is."""
     target = into / zip_path.stem
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(target)
-    for path in [target, *target.rglob("*")]:
-        path.chmod(0o555 if path.is_dir() else 0o444)
-    return target
+    return read_only(target)
 
 
-def run(package: Path, module: str, event: dict[str, Any], env: dict[str, str]) -> Run:
-    """Invoke ``module``'s handler from ``package`` alone, in a fresh CPython 3.12."""
+def run(package: Unpacked, module: str, event: dict[str, Any], env: dict[str, str]) -> Run:
+    """Invoke ``module``'s handler from ``package`` and its layers, in a fresh CPython 3.12."""
     assert PYTHON312 is not None
     result = subprocess.run(
         [PYTHON312, "-P", "-s", "-S", "-v", "-c", RUNNER],
         input=json.dumps({"module": module, "event": event}),
-        cwd=package,
-        # The child's whole environment; PYTHONPATH names the package alone.
+        cwd=package.code,
+        # The child's whole environment; PYTHONPATH names the package, then its layers.
         env={
             "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(package),
+            "PYTHONPATH": f"{package.code}:{package.opt / 'python'}",
             "AWS_REGION": "us-east-1",
             **env,
         },
@@ -97,7 +112,8 @@ def run(package: Path, module: str, event: dict[str, Any], env: dict[str, str]) 
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
     answer = json.loads(lines[-1].removeprefix("RESULT "))
-    compiled = [m["path"] for m in _COMPILED.finditer(result.stderr) if str(package) in m["path"]]
+    ours = (str(package.code), str(package.opt))
+    compiled = [m["path"] for m in _COMPILED.finditer(result.stderr) if m["path"].startswith(ours)]
     return Run(answer["reply"], compiled, answer["outside"])
 
 
@@ -111,10 +127,16 @@ def closed_port() -> int:
 @pytest.fixture(scope="module")
 def unpacked(
     x86_64: Packaged, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Path]]:
-    """Every x86_64 zip, unpacked on its own."""
+) -> Iterator[dict[str, Unpacked]]:
+    """Every x86_64 zip unpacked on its own, beside its layers (one /opt per set of them)."""
     root = tmp_path_factory.mktemp("unpacked")
-    packages = {name: unpack(path, root) for name, path in x86_64.zips.items()}
+    opts: dict[tuple[Path, ...], Path] = {}
+    packages = {}
+    for name, path in x86_64.zips.items():
+        layers = tuple(x86_64.layer_zips(name))
+        if layers not in opts:
+            opts[layers] = read_only(unpack_layers(layers, root / f"opt-{len(opts)}"))
+        packages[name] = Unpacked(unpack(path, root), opts[layers])
     yield packages
     for path in [root, *root.rglob("*")]:
         if path.is_dir():
@@ -135,7 +157,7 @@ ROUTES = {route.key: route for route in routes()}
 
 @pytest.mark.parametrize("route_key", list(ROUTES))
 def test_packaged_handler_answers_alone(
-    x86_64: Packaged, unpacked: dict[str, Path], route_key: str
+    x86_64: Packaged, unpacked: dict[str, Unpacked], route_key: str
 ) -> None:
     # GIVEN one function's package alone on the path, no database, no token
     route = ROUTES[route_key]
@@ -163,7 +185,7 @@ def stack_env(stack: neon_local.Stack) -> dict[str, str]:
 
 @pytest.mark.parametrize("job", [fn.name for fn in functions() if fn.is_job])
 def test_packaged_job_runs_against_the_database(
-    x86_64: Packaged, unpacked: dict[str, Path], stack_env: dict[str, str], job: str
+    x86_64: Packaged, unpacked: dict[str, Unpacked], stack_env: dict[str, str], job: str
 ) -> None:
     # GIVEN a job's package alone and a migrated database
     # WHEN the job's handler is invoked as infra/deploy.py invokes it (an empty event)
@@ -177,7 +199,7 @@ def test_packaged_job_runs_against_the_database(
 
 
 def test_packaged_api_round_trip(
-    x86_64: Packaged, unpacked: dict[str, Path], stack_env: dict[str, str]
+    x86_64: Packaged, unpacked: dict[str, Unpacked], stack_env: dict[str, str]
 ) -> None:
     # GIVEN the create and list packages, a database and a valid token
     headers = {"authorization": f"Bearer {hs256(claims('https://auth.example.com'))}"}
