@@ -46,9 +46,9 @@ from bench.results import (
     ThroughputResult,
 )
 from bench.stack import ROOT, private_stack
-from tests.auth.tokens import better_auth_id
 from tests.support.flights import Counters
 from tests.support.latency import LatencyProxy
+from tests.support.tokens import better_auth_id
 
 SECTIONS = ("cold", "package", "direct", "calls", "memory", "throughput")
 RTTS = (0.001, 0.020)
