@@ -9,7 +9,6 @@ be another callable of the same shape.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import threading
 import uuid
@@ -50,32 +49,13 @@ class InProcess:
         self._prefix = prefix  # Lambda's function names: <service>-<stage>-<function>
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._loops = threading.local()
-        self._made: list[asyncio.AbstractEventLoop] = []
 
     def __call__(self, name: str, event: dict[str, Any]) -> Any:
         module_path, attribute = function(name).handler.rsplit(".", 1)
         with self._lock(name):
             handler = getattr(importlib.import_module(module_path.replace("/", ".")), attribute)
-            self._ensure_loop()
             return handler(event, LambdaContext(self._prefix + name))
 
     def _lock(self, name: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(name, threading.Lock())
-
-    def _ensure_loop(self) -> None:
-        # Mangum runs the app on the thread's event loop; a worker thread has none of its
-        # own, so each gets one, kept for its next invocations as a container keeps its own.
-        if getattr(self._loops, "loop", None) is None:
-            self._loops.loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self._loops.loop)
-            with self._guard:
-                self._made.append(self._loops.loop)
-
-    def close(self) -> None:
-        """Close the worker threads' event loops (once those threads have finished)."""
-        with self._guard:
-            loops, self._made = self._made, []
-        for loop in loops:
-            loop.close()

@@ -30,8 +30,6 @@ class LocalApi:
     def close(self) -> None:
         """Let running invocations finish, then stop the gateway's threads."""
         self.gateway.close()
-        if isinstance(self.invoker, InProcess):
-            self.invoker.close()
 
 
 def configure(

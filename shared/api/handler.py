@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any, Protocol, cast
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -22,6 +24,24 @@ class LambdaHandler(Protocol):
     def __call__(self, event: dict[str, Any], context: Any, /) -> dict[str, Any]: ...
 
 
+# Each thread's own event loop for Mangum (see _event_loop), kept for its next invocations.
+_LOOPS = threading.local()
+
+
+def _event_loop() -> None:
+    """Make this thread's loop current: Mangum runs each request on the current loop.
+
+    Mangum 0.22 takes it from ``asyncio.get_event_loop()``, which raises in a thread that
+    has none (a test's or the local gateway's worker) and after an ``asyncio.run()`` in
+    the same thread, and is deprecated where it would make one. Setting it is one
+    thread-local assignment per invocation.
+    """
+    loop = getattr(_LOOPS, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _LOOPS.loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+
 def build_handler(operation: str, *routes: Route, docs: bool = False) -> LambdaHandler:
     """One Lambda handler serving ``routes``; ``operation`` names its metric."""
     asgi = Mangum(create_app(routes, docs=docs), lifespan="off")
@@ -32,6 +52,7 @@ def build_handler(operation: str, *routes: Route, docs: bool = False) -> LambdaH
     )
     @metrics.log_metrics(capture_cold_start_metric=True)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        _event_loop()
         try:
             response: dict[str, Any] = asgi(event, context)
         except Exception as exc:  # the app catches its own errors: this is the event's

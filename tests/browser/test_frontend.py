@@ -71,6 +71,9 @@ def test_a_page_on_an_origin_not_configured_is_refused_by_the_browser(
     assert (listed.status, listed.body) == (200, [])
 
 
+_BROWSER_OWN = ("CONNECT accounts.google.com:",)
+
+
 def test_docs_render_every_operation_with_no_network(
     page: Page, origins: Origins, gateway: RunningGateway
 ) -> None:
@@ -95,4 +98,7 @@ def test_docs_render_every_operation_with_no_network(
     # AND everything the page loaded came from the gateway; nothing was tried elsewhere
     loaded = page.requested()
     assert loaded and all(url.startswith(f"{gateway.base}/") for url in loaded), loaded
-    assert origins.refused[refused_before:] == []
+    # (Chromium itself may try Google's account service at any moment; that is the
+    # browser's traffic, not the page's, which page.requested() above already covers)
+    tried = [t for t in origins.refused[refused_before:] if not t.startswith(_BROWSER_OWN)]
+    assert tried == []

@@ -7,7 +7,6 @@ Every reply is checked for the session's secrets before a test sees it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -54,16 +53,8 @@ def send(secrets: Secrets, method: str, path: str, **options: Any) -> Reply:
 
 
 def background(threads: int = 1) -> ThreadPoolExecutor:
-    """Threads that can invoke handlers while the test does something else.
-
-    Lambda calls a handler on its main thread; Mangum expects that thread's event loop,
-    so each thread gets one of its own.
-    """
-    return ThreadPoolExecutor(threads, initializer=_new_event_loop)
-
-
-def _new_event_loop() -> None:
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    """Threads that can invoke handlers while the test does something else."""
+    return ThreadPoolExecutor(threads)
 
 
 def timed(call: Callable[[], Reply]) -> tuple[Reply, float]:

@@ -85,7 +85,6 @@ def running_gateway(
     finally:
         server.stop()
         api.close()
-        recorder.inner.close()
 
 
 @dataclass(frozen=True)
