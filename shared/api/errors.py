@@ -91,18 +91,30 @@ def internal_error_response() -> JSONResponse:
     return error_response(InternalError())
 
 
+# How Mangum fails on an event it cannot read: a bad port in Host or X-Forwarded-Port
+# (int()), a body that is not base64 (binascii.Error), a missing or mistyped field.
+UNREADABLE_EVENT = (ValueError, KeyError, TypeError)
+
+
 def unreadable_event(exc: Exception) -> dict[str, Any]:
     """The Lambda response for an event Mangum could not turn into a request.
 
-    A malformed header it parses (Host or X-Forwarded-Port with a bad port) or a body
-    that is not valid base64 fails before the app runs; the client sent it, so it is a
-    400, in a shape both API Gateway payload versions accept.
+    The client sent it, so a reading failure (``UNREADABLE_EVENT``) is a 400; anything
+    else failed on our side, a 500. Either in a shape both API Gateway payloads accept.
     """
-    logger.warning("unreadable request", extra={"error": type(exc).__name__, **_origin(exc)})
+    extra = {"error": type(exc).__name__, **_origin(exc)}
+    if not isinstance(exc, UNREADABLE_EVENT):
+        logger.error("unhandled error", extra=extra)
+        return _lambda_response(InternalError())
+    logger.warning("unreadable request", extra=extra)
+    return _lambda_response(MalformedRequest())
+
+
+def _lambda_response(error: AppError) -> dict[str, Any]:
     return {
-        "statusCode": 400,
+        "statusCode": error.status_code,
         "headers": {"content-type": "application/json"},
-        "body": json.dumps(error_body(MalformedRequest())),
+        "body": json.dumps(error_body(error)),
         "isBase64Encoded": False,
     }
 
