@@ -96,14 +96,15 @@ def internal_error_response() -> JSONResponse:
 UNREADABLE_EVENT = (ValueError, KeyError, TypeError)
 
 
-def unreadable_event(exc: Exception) -> dict[str, Any]:
+def unreadable_event(exc: Exception, *, client_sent_it: bool) -> dict[str, Any]:
     """The Lambda response for an event Mangum could not turn into a request.
 
-    The client sent it, so a reading failure (``UNREADABLE_EVENT``) is a 400; anything
-    else failed on our side, a 500. Either in a shape both API Gateway payloads accept.
+    When the event was at fault (``shared.api.handler`` tells), the client sent it: a 400;
+    anything else failed on our side, a 500. Both in a shape both API Gateway payloads
+    accept.
     """
     extra = {"error": type(exc).__name__, **_origin(exc)}
-    if not isinstance(exc, UNREADABLE_EVENT):
+    if not client_sent_it:
         logger.error("unhandled error", extra=extra)
         return _lambda_response(InternalError())
     logger.warning("unreadable request", extra=extra)

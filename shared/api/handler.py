@@ -42,6 +42,18 @@ def _event_loop() -> None:
     asyncio.set_event_loop(loop)
 
 
+def _unreadable(asgi: Mangum, event: Any, context: Any, exc: Exception) -> bool:
+    """Whether a failure before the app ran was the event's: what Mangum raises reading a
+    malformed one, or an event it cannot place at all (its public ``infer`` says)."""
+    if isinstance(exc, errors.UNREADABLE_EVENT):
+        return True
+    try:
+        asgi.infer(event, context)
+    except Exception:  # RuntimeError: no Mangum handler takes this event
+        return True
+    return False
+
+
 def build_handler(operation: str, *routes: Route, docs: bool = False) -> LambdaHandler:
     """One Lambda handler serving ``routes``; ``operation`` names its metric."""
     asgi = Mangum(create_app(routes, docs=docs), lifespan="off")
@@ -56,7 +68,9 @@ def build_handler(operation: str, *routes: Route, docs: bool = False) -> LambdaH
         try:
             response: dict[str, Any] = asgi(event, context)
         except Exception as exc:  # the app catches its own errors: this is the event's
-            response = errors.unreadable_event(exc)
+            response = errors.unreadable_event(
+                exc, client_sent_it=_unreadable(asgi, event, context, exc)
+            )
         status = int(response.get("statusCode", 500))
         logger.info("request handled", extra={"operation": operation, "status": status})
         if status < 400:

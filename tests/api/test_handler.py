@@ -9,6 +9,7 @@ from typing import Any
 from functions import get_task, health, list_tasks
 from shared.api import errors
 from tests.support.client import Client, User
+from tests.support.events import LambdaContext
 
 
 def test_a_handler_still_answers_after_asyncio_run_in_its_thread(client: Client) -> None:
@@ -42,13 +43,20 @@ def test_handlers_answer_on_threads_that_never_had_an_event_loop(
 
 def test_an_event_the_handler_cannot_read_is_a_400_and_our_own_failure_a_500() -> None:
     # GIVEN what Mangum raises for a bad event, and a failure that is not the client's
-    unreadable, ours = (
-        errors.unreadable_event(ValueError()),
-        errors.unreadable_event(RuntimeError()),
-    )
+    unreadable = errors.unreadable_event(ValueError(), client_sent_it=True)
+    ours = errors.unreadable_event(RuntimeError(), client_sent_it=False)
     # THEN the first is the client's 400, the second our 500, both with their codes
     assert (unreadable["statusCode"], '"MALFORMED_REQUEST"' in unreadable["body"]) == (400, True)
     assert (ours["statusCode"], '"INTERNAL_ERROR"' in ours["body"]) == (500, True)
+
+
+def test_an_invocation_that_is_no_api_gateway_event_is_a_400() -> None:
+    # GIVEN payloads a direct invoke might send that no API Gateway version produces
+    # WHEN the handler gets them
+    payloads: list[Any] = ["not an event", {}, 42]
+    replies = [health.handler(payload, LambdaContext()) for payload in payloads]
+    # THEN each is the caller's 400, not a 500
+    assert [reply["statusCode"] for reply in replies] == [400, 400, 400]
 
 
 def test_a_malformed_port_header_is_refused_as_the_clients_error(
