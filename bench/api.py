@@ -30,6 +30,8 @@ CYCLE = tuple(
     sorted(OPERATIONS, key=lambda name: {"POST": 0, "DELETE": 2}.get(ROUTES[name].method, 1))
 )
 _EXPECTED = {"POST": 201, "DELETE": 204}
+# The routes that take an Idempotency-Key: those that write from a body.
+KEYED = tuple(name for name in OPERATIONS if ROUTES[name].method in {"POST", "PUT", "PATCH"})
 
 
 class AuthServer(KeyServer):
@@ -56,8 +58,8 @@ class Session:
         self.task_id: int | None = None
         self.toggle = 0
 
-    def event(self, operation: str) -> dict[str, Any]:
-        """A fresh API Gateway event for ``operation``, as this user."""
+    def event(self, operation: str, key: str | None = None) -> dict[str, Any]:
+        """A fresh API Gateway event for ``operation``, as this user (with ``key``, keyed)."""
         route = ROUTES[operation]
         if "user_id" not in route.params:
             return http_api_event(route.method, route.template)
@@ -70,6 +72,8 @@ class Session:
         headers = {"authorization": f"Bearer {self.token}", "accept": "application/json"}
         if body is not None:
             headers["content-type"] = "application/json"
+        if key is not None:
+            headers["idempotency-key"] = key
         text = None if body is None else json.dumps(body)
         path = route.path(user_id=self.user_id, task_id=self.task_id)
         return http_api_event(route.method, path, headers=headers, body=text)

@@ -16,12 +16,13 @@ import sys
 import tempfile
 import time
 import traceback
+import uuid
 from collections import Counter as Tally
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import NamedTuple
 
-from bench.api import CYCLE, OPERATIONS, Session, load_handlers
+from bench.api import CYCLE, KEYED, OPERATIONS, Session, load_handlers
 from bench.results import (
     CallsResult,
     ColdCall,
@@ -106,12 +107,14 @@ def _drop_engine() -> None:
     reset_engine()
 
 
-def _measured(session: Session, counters: Counters, operation: str) -> tuple[int, int, float]:
+def _measured(
+    session: Session, counters: Counters, operation: str, key: str | None = None
+) -> tuple[int, int, float]:
     """Flights, connections and wall seconds of one invocation, counted at the socket."""
     if not _reuse():
         counters.settle()  # the previous call's connection has closed
     counters.reset()
-    event = session.event(operation)
+    event = session.event(operation, key)
     began = time.perf_counter()
     session.call(operation, event)
     elapsed = time.perf_counter() - began
@@ -175,7 +178,7 @@ def _calls(job: Job, session: Session) -> CallsResult:
     session.call("health")  # the JWKS fetch and first-use work are not what is counted here
     _drop_engine()  # a kept connection (reuse mode) would never let the counts settle
     setup = _setup_flights(counters)
-    cold, warm = _route_flights(session, counters)
+    cold, warm, keyed = _route_flights(session, counters)
     baseline = _calibrate(counters, 0.0)  # the server's own time for a statement
     latency = {
         f"{rtt * 1000:g}": _latency_at(session, counters, rtt, job.samples, baseline.statement_s)
@@ -183,13 +186,14 @@ def _calls(job: Job, session: Session) -> CallsResult:
     }
     counters.set_rtt(0.0)
     _drop_engine()
-    return {"setup_flights": setup, "cold": cold, "warm": warm, "latency": latency}
+    return {"setup_flights": setup, "cold": cold, "warm": warm, "keyed": keyed, "latency": latency}
 
 
 def _route_flights(
     session: Session, counters: Counters
-) -> tuple[dict[str, ColdCall], dict[str, WarmCall]]:
-    """Each route's flights: once in a cold container, then the most common of three warm."""
+) -> tuple[dict[str, ColdCall], dict[str, WarmCall], dict[str, WarmCall]]:
+    """Each route's flights: once in a cold container, then the most common of three warm;
+    and the write routes' warm flights again with a new Idempotency-Key each call."""
     cold: dict[str, ColdCall] = {}
     warm: dict[str, WarmCall] = {}
     for operation in OPERATIONS:
@@ -198,18 +202,20 @@ def _route_flights(
         counters.settle()  # a kept connection's Terminate is not this call's
         flights, connections, elapsed = _measured(session, counters, operation)
         cold[operation] = {"flights": flights, "connections": connections, "seconds": elapsed}
-        seen = []
-        for _ in range(3):
-            session.prepare(operation)
-            flights, connections, _ = _measured(session, counters, operation)
-            seen.append((flights, connections))
-        (flights, connections), _ = Tally(seen).most_common(1)[0]
-        warm[operation] = {
-            "flights": flights,
-            "connections": connections,
-            "max_flights": max(f for f, _ in seen),
-        }
-    return cold, warm
+        warm[operation] = _warm_flights(session, counters, operation, keyed=False)
+    keyed = {op: _warm_flights(session, counters, op, keyed=True) for op in KEYED}
+    return cold, warm, keyed
+
+
+def _warm_flights(session: Session, counters: Counters, operation: str, *, keyed: bool) -> WarmCall:
+    seen = []
+    for _ in range(3):
+        session.prepare(operation)
+        key = str(uuid.uuid4()) if keyed else None
+        flights, connections, _ = _measured(session, counters, operation, key)
+        seen.append((flights, connections))
+    (flights, connections), _ = Tally(seen).most_common(1)[0]
+    return {"flights": flights, "connections": connections, "max_flights": max(f for f, _ in seen)}
 
 
 def _latency_at(

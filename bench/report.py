@@ -32,6 +32,7 @@ from bench.results import (
     Mode,
     PackageZip,
     ThroughputResult,
+    WarmCall,
 )
 from bench.stack import POOL_SIZE
 from infra.package_check import CODE_BUDGET, UPLOAD_BUDGET
@@ -87,12 +88,21 @@ def round_trip_rows(results: Measured) -> list[Row]:
 
 def _round_trips(mode: Mode, calls: CallsResult) -> list[Row]:
     setup = calls["setup_flights"]
-    warm = {op: v["flights"] for op, v in calls["warm"].items()}
-    worst = {op: v["max_flights"] for op, v in calls["warm"].items()}
+    # A reuse container's cold call opens the kept connection: no closing Terminate.
+    opening = setup - 1 if mode.reuse else setup
+    rows = [_warm(mode, setup, calls["warm"], "warm call")]
+    if calls.get("keyed"):
+        rows.append(_warm(mode, setup, calls["keyed"], "warm call with an Idempotency-Key"))
+    return [*rows, _first_call(mode, calls, opening)]
+
+
+def _warm(mode: Mode, setup: int, calls: dict[str, WarmCall], what: str) -> Row:
+    """Every route's warm flights against the mode's budget: ≤ 2, or set-up + 1."""
+    warm = {op: v["flights"] for op, v in calls.items()}
+    worst = {op: v["max_flights"] for op, v in calls.items()}
     if mode.reuse:
         ok = all(v <= REUSE_MAX_FLIGHTS for v in worst.values())
         measured, budget = _grouped(warm, "{}"), f"≤ {REUSE_MAX_FLIGHTS}"
-        opening = setup - 1  # a cold call opens the kept connection: no closing Terminate
     else:
         beyond = NULLPOOL_FLIGHTS_BEYOND_SETUP
         extra = {op: flights - setup for op, flights in warm.items()}
@@ -100,9 +110,8 @@ def _round_trips(mode: Mode, calls: CallsResult) -> list[Row]:
             v - setup == beyond for v in worst.values()
         )
         measured, budget = _grouped(extra, "set-up + {}"), f"set-up + {beyond}"
-        opening = setup
-    figure = f"{mode.label}: warm call, all {len(warm)} routes (set-up = {setup} flights)"
-    return [checked(ROUND_TRIPS, figure, measured, budget, ok), _first_call(mode, calls, opening)]
+    figure = f"{mode.label}: {what}, all {len(warm)} routes (set-up = {setup} flights)"
+    return checked(ROUND_TRIPS, figure, measured, budget, ok)
 
 
 def _first_call(mode: Mode, calls: CallsResult, opening: int) -> Row:

@@ -73,6 +73,7 @@ class CallsResult(TypedDict):
     setup_flights: int
     cold: dict[str, ColdCall]
     warm: dict[str, WarmCall]
+    keyed: dict[str, WarmCall]  # the write routes again, each with a new Idempotency-Key
     latency: dict[str, LatencyAtRtt]
 
 

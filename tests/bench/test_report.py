@@ -17,16 +17,28 @@ from bench.results import (
 SETUP = 6  # flights of opening and closing one connection
 
 
-def calls(warm_flights: dict[str, int], latency: dict[str, LatencyAtRtt]) -> Measured:
+def calls(
+    warm_flights: dict[str, int],
+    latency: dict[str, LatencyAtRtt],
+    keyed_flights: dict[str, int] | None = None,
+) -> Measured:
     """A NullPool measurement: each route's warm flights (the same on all three tries)."""
-    warm: dict[str, WarmCall] = {
-        op: {"flights": n, "connections": 1, "max_flights": n} for op, n in warm_flights.items()
-    }
+    warm, keyed = _warm(warm_flights), _warm(keyed_flights or {})
     cold: dict[str, ColdCall] = {
         op: {"flights": n + 4, "connections": 1, "seconds": 0.1} for op, n in warm_flights.items()
     }
-    result: CallsResult = {"setup_flights": SETUP, "cold": cold, "warm": warm, "latency": latency}
+    result: CallsResult = {
+        "setup_flights": SETUP,
+        "cold": cold,
+        "warm": warm,
+        "keyed": keyed,
+        "latency": latency,
+    }
     return {"calls": {NULLPOOL.key: result}}
+
+
+def _warm(flights: dict[str, int]) -> dict[str, WarmCall]:
+    return {op: {"flights": n, "connections": 1, "max_flights": n} for op, n in flights.items()}
 
 
 def latency_line(flights: int, rtt_s: float) -> float:
@@ -80,3 +92,16 @@ def test_latency_under_its_line_at_every_rtt_passes() -> None:
     # THEN it passes, and the budget never counts less than the RTT asked for
     assert get_row.verdict == OK
     assert get_row.budget.split(" · ")[1].startswith("7×20.0+")
+
+
+def test_a_keyed_write_with_one_more_round_trip_misses_and_is_named() -> None:
+    # GIVEN every route at set-up + 1, and keyed writes of which one takes a round trip more
+    warm = {"get": SETUP + 1, "create": SETUP + 1}
+    measured = calls(warm, {}, keyed_flights={"create": SETUP + 2, "put": SETUP + 1})
+    # WHEN the round-trip rows are made
+    rows = {row.figure: row for row in round_trip_rows(measured)}
+    keyed = next(row for figure, row in rows.items() if "Idempotency-Key" in figure)
+    plain = next(row for figure, row in rows.items() if ": warm call," in figure)
+    # THEN the keyed row misses and names the route; the unkeyed one passes
+    assert keyed.missed and "create" in keyed.measured
+    assert not plain.missed
