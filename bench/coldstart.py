@@ -17,11 +17,12 @@ import sysconfig
 from collections import defaultdict
 from pathlib import Path
 
-from bench.results import ColdStartResult, ExtraImports
+from bench.results import ColdStartResult, ExtraImports, ModuleImport
 from infra.routes import functions
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE = "fastapi, mangum, sqlmodel, pg8000"
+FLOOR = "bench.floor"  # the least handler on the same frameworks (see bench/floor.py)
 API_MODULES = tuple(fn.module for fn in functions() if not fn.is_job)
 JOB_MODULES = tuple(fn.module for fn in functions() if fn.is_job)
 _TIMER = (
@@ -77,34 +78,33 @@ def measure(runs: int, modules: tuple[str, ...] = API_MODULES + JOB_MODULES) -> 
     """Median import seconds per module and for the bare framework import, interleaved."""
     compile_all()
     env = _env()
-    targets = (BARE, *modules)
+    targets = (BARE, FLOOR, *modules)
     for target in (BARE, modules[0]):  # untimed: the files are in the page cache after this
         import_seconds(target, env)
     times: dict[str, list[float]] = defaultdict(list)
     for _ in range(runs):
         for target in targets:
             times[target].append(import_seconds(target, env))
-    bare = statistics.median(times[BARE])
     return {
         "runs": runs,
         "bare_modules": BARE,
-        "bare_s": bare,
+        "bare_s": statistics.median(times[BARE]),
         "bare_runs_s": times[BARE],
-        "modules": {
-            module: {
-                "median_s": statistics.median(times[module]),
-                # Each round's import over the same round's bare import, then the median:
-                # runs moments apart share the machine's state, so this cancels most of
-                # the drift a shared machine adds (the verdict uses it).
-                "ratio": statistics.median(
-                    t / b for t, b in zip(times[module], times[BARE], strict=True)
-                ),
-                "runs_s": times[module],
-                "job": module in JOB_MODULES,
-            }
-            for module in modules
-        },
+        "floor": _against_bare(times, FLOOR),
+        "modules": {module: _against_bare(times, module) for module in modules},
         "extra_imports": extra_imports("functions.list_tasks"),
+    }
+
+
+def _against_bare(times: dict[str, list[float]], module: str) -> ModuleImport:
+    return {
+        "median_s": statistics.median(times[module]),
+        # Each round's import over the same round's bare import, then the median: runs
+        # moments apart share the machine's state, so this cancels most of the drift a
+        # shared machine adds (the verdict uses it).
+        "ratio": statistics.median(t / b for t, b in zip(times[module], times[BARE], strict=True)),
+        "runs_s": times[module],
+        "job": module in JOB_MODULES,
     }
 
 

@@ -199,7 +199,15 @@ def cold_start_rows(results: Measured) -> list[Row]:
         return []
     bare = cold["bare_s"]
     budget = f"≤ {COLD_START_RATIO:.2f}× (≈ {_ms(bare * COLD_START_RATIO)})"
-    rows = [reported(COLD_START, f"bare: import {cold['bare_modules']}", _ms(bare), UNBUDGETED)]
+    floor = cold["floor"]
+    rows = [
+        reported(COLD_START, f"bare: import {cold['bare_modules']}", _ms(bare), UNBUDGETED),
+        reported(
+            COLD_START,
+            "floor: the least handler on them (bench/floor.py: one table, one route, Mangum)",
+            f"{_ms(floor['median_s'])} ({floor['ratio']:.2f}×)",
+        ),
+    ]
     for module, figure in cold["modules"].items():
         measured = f"{_ms(figure['median_s'])} ({figure['ratio']:.2f}×)"
         if figure["job"]:

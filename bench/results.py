@@ -102,6 +102,7 @@ class ColdStartResult(TypedDict):
     bare_modules: str
     bare_s: float
     bare_runs_s: list[float]
+    floor: ModuleImport  # bench/floor.py: the least handler on the same frameworks
     modules: dict[str, ModuleImport]
     extra_imports: ExtraImports
 
