@@ -25,7 +25,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from shared.core.settings import Settings
+from shared.core.settings import ENV_FILE_CONTEXT, Settings
 
 SECRET = "test-only-secret-0123456789-abcdefghijklmnop"
 USER_ID = "Qm9iYnlUYWJsZXMxMjM0NTY3ODkwYWJj"
@@ -119,8 +119,8 @@ def hs256(payload: dict[str, Any], secret: str = SECRET) -> str:
 
 
 def settings(**fields: Any) -> Settings:
-    """Settings from keyword arguments only, never from a .env file."""
-    return Settings(_env_file=None, **fields)
+    """Settings from keyword arguments and the environment, never from a .env file."""
+    return Settings.model_validate(fields, context={ENV_FILE_CONTEXT: None})
 
 
 def bearer(token: str) -> str:
