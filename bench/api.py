@@ -30,7 +30,8 @@ CYCLE = tuple(
     sorted(OPERATIONS, key=lambda name: {"POST": 0, "DELETE": 2}.get(ROUTES[name].method, 1))
 )
 _EXPECTED = {"POST": 201, "DELETE": 204}
-# The routes that take an Idempotency-Key: those that write from a body.
+# The routes that take an Idempotency-Key: every write but DELETE (create, and the
+# TaskEdit routes of shared/api/routes/tasks.py: replace, update, complete).
 KEYED = tuple(name for name in OPERATIONS if ROUTES[name].method in {"POST", "PUT", "PATCH"})
 
 

@@ -2,11 +2,11 @@
 
 A pydantic model filled from ``os.environ`` rather than pydantic-settings: that package
 loads its CLI, cloud-secret and dotenv sources (and argparse) with it: 15–34 ms of every
-cold start on the bench's VM (docs/performance.md), for thirteen scalar variables. The precedence is the one
-pydantic-settings had: keyword arguments, then the environment, then ``.env``, then the
-defaults; names are matched case-insensitively and empty values count as unset.
-python-dotenv is imported only when a ``.env`` file is there, which a Lambda package
-never has.
+cold start on the bench's VM (docs/performance.md), for thirteen scalar variables. The
+precedence is the one pydantic-settings had: keyword arguments, then the environment,
+then ``.env``, then the defaults; names are matched case-insensitively and empty values
+count as unset. python-dotenv is imported only when a ``.env`` file is there, which a
+Lambda package never has.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ __all__ = [
     "ENV_FILE",
     "ENV_FILE_CONTEXT",
     "Settings",
-    "environment",
     "get_settings",
     "reset_settings",
 ]
@@ -71,11 +70,11 @@ class Settings(BaseModel):
         if not isinstance(given, dict):
             return given
         env_file = (info.context or {}).get(ENV_FILE_CONTEXT, ENV_FILE)
-        found = environment(env_file)
+        found = _environment(env_file)
         return {name: found[name] for name in cls.model_fields if name in found} | given
 
 
-def environment(env_file: Path | None = ENV_FILE) -> dict[str, str]:
+def _environment(env_file: Path | None) -> dict[str, str]:
     """The non-empty variables of the environment and of ``env_file`` (if it exists), the
     environment's winning, under lower-case names."""
     found: dict[str, str] = {}
