@@ -41,8 +41,9 @@ class InProcess:
     """Each function's handler, imported once and called here, one request at a time.
 
     One lock per function: Lambda gives a container one request at a time, and the
-    handlers' Powertools logger and metrics keep per-invocation state in module globals.
-    Different functions run side by side (from the gateway's worker threads).
+    handlers' Powertools logger keeps per-invocation keys in module globals. Different
+    functions run side by side (from the gateway's worker threads); each thread's metrics
+    are its own (shared/core/powertools_adapter.py).
     """
 
     def __init__(self, prefix: str = "todo-api-dev-") -> None:

@@ -13,6 +13,8 @@ import warnings
 
 from aws_lambda_powertools import Logger, Metrics
 
+from shared.core.powertools_adapter import PerThreadEMFProvider
+
 # Powertools reads these itself; the defaults only spare local runs its "undefined" names.
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "todo-api"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "TodoApi"
@@ -21,4 +23,5 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "TodoApi"
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# Per thread: the local gateway and the tests run invocations side by side (see the adapter).
+metrics = Metrics(provider=PerThreadEMFProvider(namespace=NAMESPACE, service=SERVICE))
