@@ -40,10 +40,9 @@ class LambdaContext:
 class InProcess:
     """Each function's handler, imported once and called here, one request at a time.
 
-    One lock per function: Lambda gives a container one request at a time, and the
-    handlers' Powertools logger keeps per-invocation keys in module globals. Different
+    One lock per function: Lambda gives a container one request at a time. Different
     functions run side by side (from the gateway's worker threads); each thread's metrics
-    are its own (shared/core/powertools_adapter.py).
+    and log keys are its own (shared/core/powertools_adapter.py).
     """
 
     def __init__(self, prefix: str = "todo-api-dev-") -> None:

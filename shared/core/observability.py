@@ -13,7 +13,7 @@ import warnings
 
 from aws_lambda_powertools import Logger, Metrics
 
-from shared.core.powertools_adapter import PerThreadEMFProvider
+from shared.core.powertools_adapter import PerThreadEMFProvider, PerThreadFormatter
 
 # Powertools reads these itself; the defaults only spare local runs its "undefined" names.
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "todo-api"
@@ -22,6 +22,6 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "TodoApi"
 # A failed request publishes no business metric on purpose; Powertools would warn each time.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-logger = Logger(service=SERVICE)
 # Per thread: the local gateway and the tests run invocations side by side (see the adapter).
+logger = Logger(service=SERVICE, logger_formatter=PerThreadFormatter())
 metrics = Metrics(provider=PerThreadEMFProvider(namespace=NAMESPACE, service=SERVICE))

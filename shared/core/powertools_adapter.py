@@ -1,17 +1,20 @@
-"""Powertools' EMF metrics provider with each thread's unpublished metrics its own.
+"""Powertools' per-invocation state, held per thread: the metrics and the log keys.
 
-Powertools keeps the metrics of the invocation in progress on one provider object, and
-``log_metrics`` publishes and clears them when the handler returns. Lambda runs one
-invocation at a time per process, so on Lambda the state is the invocation's. Where
-invocations run side by side in one process (the local gateway's worker threads, which
-call different functions at once, and the tests that hold many requests in flight), one
-shared set mixes their metrics into each other's EMF line and fails the flush with
-"dictionary changed size during iteration" when another thread adds a metric meanwhile:
-a 500 for a request that succeeded. Here each thread sees its own set; one thread, as on
-Lambda, sees exactly the stock provider's behaviour.
+Powertools keeps what the invocation in progress accumulates on shared objects: its
+unpublished metrics on the EMF provider (``log_metrics`` publishes and clears them when
+the handler returns) and its log keys (request id, function name, correlation id, cold
+start) on the log formatter. Lambda runs one invocation at a time per process, so on
+Lambda that state is the invocation's. Where invocations run side by side in one process
+(the local gateway's worker threads, which call different functions at once, and the
+tests that hold many requests in flight), one shared metric set mixes their metrics into
+each other's EMF line and fails the flush with "dictionary changed size during
+iteration" when another thread adds a metric meanwhile (the invocation then fails), and
+one shared set of log keys labels one request's log lines with another's request id.
+Here each thread sees its own; one thread, as on Lambda, sees exactly the stock
+behaviour.
 
-This is the one place that relies on the provider's attribute names; Powertools is
-pinned and ``tests/api/test_powertools_adapter.py`` fails when its version changes.
+This is the one place that relies on those attribute names; Powertools is pinned and
+``tests/api/test_powertools_adapter.py`` fails when its version changes.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
-__all__ = ["PER_INVOCATION", "POWERTOOLS_VERSION", "PerThreadEMFProvider"]
+__all__ = ["PER_INVOCATION", "POWERTOOLS_VERSION", "PerThreadEMFProvider", "PerThreadFormatter"]
 
 POWERTOOLS_VERSION = "3.37.0"  # what the attribute names below were read from
 
@@ -32,21 +36,21 @@ POWERTOOLS_VERSION = "3.37.0"  # what the attribute names below were read from
 class _PerThread:
     """An attribute each thread holds its own value of, made by ``fresh`` on first use."""
 
-    def __init__(self, fresh: Callable[[PerThreadEMFProvider], Any]) -> None:
+    def __init__(self, fresh: Callable[[Any], Any]) -> None:
         self._fresh = fresh
         self._name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = name
 
-    def __get__(self, provider: PerThreadEMFProvider, owner: type | None = None) -> Any:
-        state = provider.thread_state
+    def __get__(self, holder: Any, owner: type | None = None) -> Any:
+        state = holder.thread_state
         if not hasattr(state, self._name):
-            setattr(state, self._name, self._fresh(provider))
+            setattr(state, self._name, self._fresh(holder))
         return getattr(state, self._name)
 
-    def __set__(self, provider: PerThreadEMFProvider, value: Any) -> None:
-        setattr(provider.thread_state, self._name, value)
+    def __set__(self, holder: Any, value: Any) -> None:
+        setattr(holder.thread_state, self._name, value)
 
 
 def _default_dimensions(provider: PerThreadEMFProvider) -> dict[str, str]:
@@ -68,7 +72,29 @@ class PerThreadEMFProvider(AmazonCloudWatchEMFProvider):
         super().__init__(**options)
 
 
-# The provider's attributes that hold one invocation's metrics (the rest is configuration).
-PER_INVOCATION = frozenset(
-    name for name, value in vars(PerThreadEMFProvider).items() if isinstance(value, _PerThread)
-)
+class PerThreadFormatter(LambdaPowertoolsFormatter):
+    """The stock JSON log formatter; the keys an invocation appends are per thread.
+
+    A new thread starts from the keys of the thread that configured the logger (service,
+    sampling rate); ``inject_lambda_context`` sets every per-invocation key at the start
+    of each invocation, before its first log line.
+    """
+
+    log_format = _PerThread(lambda formatter: dict(formatter.configured_keys))
+
+    def __init__(self, **options: Any) -> None:
+        self.thread_state = threading.local()
+        super().__init__(**options)
+        self.configured_keys: dict[str, Any] = self.log_format  # this thread's, kept live
+
+
+def _held_per_thread(cls: type) -> frozenset[str]:
+    """The names of the attributes ``cls`` holds per thread."""
+    return frozenset(name for name, value in vars(cls).items() if isinstance(value, _PerThread))
+
+
+# The attributes that hold one invocation's state (the rest is configuration).
+PER_INVOCATION: dict[type, frozenset[str]] = {
+    AmazonCloudWatchEMFProvider: _held_per_thread(PerThreadEMFProvider),
+    LambdaPowertoolsFormatter: _held_per_thread(PerThreadFormatter),
+}
