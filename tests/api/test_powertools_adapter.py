@@ -102,7 +102,10 @@ def test_a_log_line_carries_its_own_threads_request_id(output: Output) -> None:
         assert started.wait(10)
         # WHEN this thread's invocation sets its own and logs, and then the other logs
         logger.append_keys(function_request_id="own-request")
-        logger.info("own line")
+        try:
+            logger.info("own line")
+        finally:
+            logger.remove_keys(["function_request_id"])  # later tests log from this thread
         log.set()
         other.result(10)
     # THEN each line names its own request, and the service is on both
