@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections import Counter
 
 from bench.results import DirectTlsResult
-from shared.core.settings import ENV_FILE_CONTEXT, Settings
 from shared.db.connect import connect
 from shared.db.url import parse_database_url
 from tests.support import postgres18
 from tests.support.counting import CountingProxy
+from tests.support.tokens import settings
 
 _DELAY = 0.0005
 _TRIES = 3  # the most common count of three, as for the warm calls
 NEGOTIATIONS = ("postgres", "direct")
-_SETTINGS = Settings.model_validate({}, context={ENV_FILE_CONTEXT: None})
+_SETTINGS = settings()
 
 
 def measure() -> DirectTlsResult:

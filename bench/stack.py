@@ -38,11 +38,10 @@ def private_stack() -> Iterator[neon_local.Stack]:
 
 
 def _migrate(stack: neon_local.Stack) -> None:
-    from shared.core.settings import ENV_FILE_CONTEXT, Settings
     from shared.jobs.migrate import migrate
+    from tests.support.tokens import settings  # from the stack's URLs, never from a .env
 
-    urls = {"database_url": stack.database_url, "database_url_direct": stack.direct_url}
-    settings = Settings.model_validate(urls, context={ENV_FILE_CONTEXT: None})
+    urls = settings(database_url=stack.database_url, database_url_direct=stack.direct_url)
     # migrate() logs through the app's logger; keep the bench's output to its table.
     with contextlib.redirect_stdout(io.StringIO()):
-        migrate(settings)
+        migrate(urls)
