@@ -31,6 +31,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
 __all__ = ["PER_INVOCATION", "POWERTOOLS_VERSION", "PerThreadEMFProvider", "PerThreadFormatter"]
 
 POWERTOOLS_VERSION = "3.37.0"  # what the attribute names below were read from
+_UNSET = object()
 
 
 class _PerThread:
@@ -44,10 +45,11 @@ class _PerThread:
         self._name = name
 
     def __get__(self, holder: Any, owner: type | None = None) -> Any:
-        state = holder.thread_state
-        if not hasattr(state, self._name):
-            setattr(state, self._name, self._fresh(holder))
-        return getattr(state, self._name)
+        value = getattr(holder.thread_state, self._name, _UNSET)  # one lookup once made
+        if value is _UNSET:
+            value = self._fresh(holder)
+            setattr(holder.thread_state, self._name, value)
+        return value
 
     def __set__(self, holder: Any, value: Any) -> None:
         setattr(holder.thread_state, self._name, value)
