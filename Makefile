@@ -2,14 +2,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
-STACK := $(PY) -m infra.neon_local
+STACK := $(PY) -m infra.local.neon_local
 STAGE ?= dev
 REGION ?=
 SSM_PREFIX ?=
 DEPLOY_ARGS ?=
 OSLS := node_modules/.bin/osls
 LAMBDA_RUNTIME ?=
-NATIVE_ARCH = $(shell $(PY) -c 'from infra.lambda_rie import host_arch; print(host_arch())')
+NATIVE_ARCH = $(shell $(PY) -c 'from infra.local.runtime.emulator import host_arch; print(host_arch())')
 REGION_FLAG = $(if $(REGION),--region $(REGION))
 # The local stack's URLs, for targets that talk to it (quoted values, so eval, not source).
 WITH_STACK_ENV = set -a && eval "$$($(STACK) env)" && set +a &&
@@ -24,7 +24,7 @@ help:  ## list the targets
 test: bootstrap lock-check lint typecheck schema-check scan pytest  ## everything CI checks (the test command)
 
 run: bootstrap stack-start migrate $(if $(filter rie,$(LAMBDA_RUNTIME)),package-native)  ## serve the API locally on 127.0.0.1 (the run command; LAMBDA_RUNTIME=rie: the packaged zips under the Lambda runtime)
-	$(WITH_STACK_ENV) LAMBDA_RUNTIME=$(LAMBDA_RUNTIME) $(PY) -m infra.local_gateway
+	$(WITH_STACK_ENV) LAMBDA_RUNTIME=$(LAMBDA_RUNTIME) $(PY) -m infra.local.gateway
 
 package-native: bootstrap  ## build the zips for this machine's architecture (what LAMBDA_RUNTIME=rie runs)
 	PACKAGE_ARCH=$(NATIVE_ARCH) PYTHON=$(PY) $(OSLS) package --stage $(STAGE) --package .build/package-$(NATIVE_ARCH)
@@ -40,23 +40,23 @@ typecheck:  ## mypy --strict over the whole tree
 	$(PY) -m mypy
 
 schema:  ## regenerate shared/tasks/models.py from specs/schema.toml
-	$(PY) -m infra.schemagen
+	$(PY) -m infra.codegen.schemagen
 
 revision: bootstrap  ## after a spec change: regenerate the models, autogenerate the next revision (MSG="...")
 	@test -n "$(MSG)" || { echo 'usage: make revision MSG="what changed"' >&2; exit 2; }
-	$(PY) -m infra.revision -m "$(MSG)"
+	$(PY) -m infra.codegen.revision -m "$(MSG)"
 
 schema-check:  ## fail when shared/tasks/models.py no longer matches the spec
-	$(PY) -m infra.schemagen --check
+	$(PY) -m infra.codegen.schemagen --check
 
 scan:  ## fail on anything that looks like a real credential
 	$(PY) -m infra.scan_secrets
 
 lock: bootstrap  ## re-resolve the requirements-*.lock files (UPGRADE=name ... or UPGRADE=all)
-	$(PY) -m infra.locks compile $(if $(filter all,$(UPGRADE)),--upgrade,$(addprefix --upgrade-package=,$(UPGRADE)))
+	$(PY) -m infra.packaging.locks compile $(if $(filter all,$(UPGRADE)),--upgrade,$(addprefix --upgrade-package=,$(UPGRADE)))
 
 lock-check:  ## fail when requirements*.txt and the lock files disagree (offline)
-	$(PY) -m infra.locks check
+	$(PY) -m infra.packaging.locks check
 
 pytest:  ## the test suites (they start their own private database stack)
 	$(PY) -m pytest
@@ -80,16 +80,16 @@ bench: bootstrap  ## measure round trips, latency, cold start, memory, throughpu
 	$(PY) -m bench.run
 
 deploy: bootstrap  ## deploy STAGE to AWS, then run its migrate and verify (fails loudly)
-	$(PY) -m infra.deploy deploy --stage $(STAGE) $(REGION_FLAG) $(if $(SSM_PREFIX),--ssm-prefix $(SSM_PREFIX)) -- $(DEPLOY_ARGS)
+	$(PY) -m infra.deploy.deployer deploy --stage $(STAGE) $(REGION_FLAG) $(if $(SSM_PREFIX),--ssm-prefix $(SSM_PREFIX)) -- $(DEPLOY_ARGS)
 
 deploy-jobs: bootstrap  ## run migrate, then verify, on the deployed STAGE
-	$(PY) -m infra.deploy jobs --stage $(STAGE) $(REGION_FLAG)
+	$(PY) -m infra.deploy.deployer jobs --stage $(STAGE) $(REGION_FLAG)
 
 package: bootstrap  ## build STAGE's CloudFormation template and Lambda zips offline
 	PYTHON=$(PY) $(OSLS) package --stage $(STAGE) $(REGION_FLAG)
 
 rehearse: bootstrap stack-start  ## offline deploy rehearsal: osls deploy to moto on loopback, run the stored zips, remove
-	$(WITH_STACK_ENV) $(PY) -m infra.rehearse
+	$(WITH_STACK_ENV) $(PY) -m infra.deploy.rehearse
 
 remove:  ## delete STAGE's stack (the Neon database is untouched)
 	$(OSLS) remove --stage $(STAGE) $(REGION_FLAG)

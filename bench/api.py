@@ -15,14 +15,14 @@ from typing import Any
 
 from tests.support.events import LambdaContext, http_api_event
 from tests.support.jwks_server import KeyServer
-from tests.support.routes import Route, api_routes, handler_of
+from tests.support.routes import HttpRoute, api_routes, handler_of
 from tests.support.tokens import claims, sign
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 # Every route API clients call, by the name of the function serving it (serverless.yml's);
 # the docs function serves developers, not the API's traffic.
-ROUTES: dict[str, Route] = {route.function: route for route in api_routes()}
+ROUTES: dict[str, HttpRoute] = {route.function: route for route in api_routes()}
 OPERATIONS = tuple(ROUTES)
 # One cycle of a user's session: every route once, creating first and deleting last, so
 # it leaves no rows behind.

@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench.results import ColdStartResult, ExtraImports, ModuleImport
-from infra.routes import functions
+from infra.serverless.routes import functions
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE = "fastapi, mangum, sqlmodel, pg8000"

@@ -35,7 +35,7 @@ from bench.results import (
     WarmCall,
 )
 from bench.stack import POOL_SIZE
-from infra.package_check import CODE_BUDGET, UPLOAD_BUDGET
+from infra.packaging.package_check import CODE_BUDGET, UPLOAD_BUDGET
 
 OK, MISS, INFO = "ok", "MISS", "info"
 REPORTED, UNBUDGETED = "report", "-"  # the budget column of a figure without a budget
@@ -276,7 +276,7 @@ def package_rows(results: Measured) -> list[Row]:
 
 def _upload_rows(zips: Mapping[str, PackageZip]) -> list[Row]:
     """Per build folder: the largest function zip, and what a fresh deploy uploads (every
-    function zip and layer, infra/package_check.py's budgets)."""
+    function zip and layer, infra/packaging/package_check.py's budgets)."""
     folders: dict[str, list[PackageZip]] = {}
     for path, figure in zips.items():
         folders.setdefault(str(Path(path).parent), []).append(figure)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from infra import neon_local
+from infra.local import neon_local
 
 ROOT = Path(__file__).resolve().parent.parent
 

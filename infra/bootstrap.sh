@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this checkout on a fresh machine: a virtualenv with the pinned Python packages,
 # and the deployment tooling from npm. Idempotent and quick when nothing changed.
-# PostgreSQL, PgBouncer and OpenSSL are installed by `python -m infra.neon_local` when it first runs.
+# PostgreSQL, PgBouncer and OpenSSL are installed by `python -m infra.local.neon_local` when it first runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +38,7 @@ make_venv() {
   "$python" -m venv .venv 2>/dev/null || { apt_install python3-venv; "$python" -m venv .venv; }
 }
 
-# Exactly what the lock pins, each file checked against its recorded hash (infra/locks.py
+# Exactly what the lock pins, each file checked against its recorded hash (infra/packaging/locks.py
 # makes the lock; `make lock-check` says when requirements*.txt moved on without it).
 install_python_packages() {
   local stamp=.venv/.requirements.sha256 want

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from infra import ROOT
+
 NEON_PASSWORD = re.compile(r"npg_[A-Za-z0-9]{8,}")
 URL_PASSWORD = re.compile(r"postgres(?:ql)?(?:\+\w+)?://[^:/@\s'\"]+:([^@\s'\"]+)@")
 # <password>, {password}, ${PASSWORD}, $PW, ***, PASSWORD, YOUR_PASSWORD, ... are fine.

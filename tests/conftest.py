@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra import neon_local
+from infra.local import neon_local
 from shared.core.settings import get_settings
 from tests.support.client import Secrets
 from tests.support.gateway import GATEWAY_ENV, RunningGateway, running_gateway

@@ -1,4 +1,4 @@
-"""GENERATED from specs/schema.toml by infra/schemagen.py.
+"""GENERATED from specs/schema.toml by infra/codegen/schemagen.py.
 
 Do not edit: change the spec, then run `make schema`.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import neon_local
+from infra.local import neon_local
 from tests.support.client import Client, Secrets, Tokens, User
 from tests.support.jwks_server import KeyServer
 from tests.support.output import Output

@@ -13,20 +13,20 @@ from functions import create_task, delete_task, get_task, list_tasks
 from tests.support.client import Client, Tokens, User
 from tests.support.events import Reply
 from tests.support.jwks_server import KeyServer
-from tests.support.routes import Route, handler_of, sample, task_routes
+from tests.support.routes import HttpRoute, handler_of, sample, task_routes
 from tests.support.tokens import SECRET, b64url, claims, forge, hs256, new_key, sign
 
 EVERY_ROUTE = pytest.mark.parametrize("route", task_routes(), ids=lambda route: route.key)
 BODY_ROUTES = [route for route in task_routes() if sample(route, "someone")[1] is not None]
 
 
-def _call(client: Client, route: Route, user_id: str, token: str | None = None) -> Reply:
+def _call(client: Client, route: HttpRoute, user_id: str, token: str | None = None) -> Reply:
     path, body = sample(route, user_id)
     return client(handler_of(route), route.method, path, token=token, json_body=body)
 
 
 @EVERY_ROUTE
-def test_every_task_route_answers_401_without_a_token(client: Client, route: Route) -> None:
+def test_every_task_route_answers_401_without_a_token(client: Client, route: HttpRoute) -> None:
     # GIVEN a request with no Authorization header
     # WHEN it reaches any task route
     reply = _call(client, route, "someone")
@@ -38,7 +38,7 @@ def test_every_task_route_answers_401_without_a_token(client: Client, route: Rou
 @pytest.mark.parametrize("route", BODY_ROUTES, ids=lambda route: route.key)
 @pytest.mark.parametrize("token", [None, "not-a-jwt"], ids=["no token", "bad token"])
 def test_401_comes_before_a_malformed_json_body(
-    client: Client, route: Route, token: str | None
+    client: Client, route: HttpRoute, token: str | None
 ) -> None:
     # GIVEN a body that is not JSON, declared as JSON, and no valid token
     path, _ = sample(route, "someone")
@@ -53,7 +53,7 @@ def test_401_comes_before_a_malformed_json_body(
 
 @EVERY_ROUTE
 def test_every_task_route_answers_403_for_another_users_path(
-    client: Client, alice: User, bob: User, route: Route
+    client: Client, alice: User, bob: User, route: HttpRoute
 ) -> None:
     # GIVEN alice's valid token
     # WHEN she uses it on bob's path

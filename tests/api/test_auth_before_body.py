@@ -10,7 +10,7 @@ from shared.api import auth
 from shared.core.settings import Settings
 from tests.support.client import Client, User
 from tests.support.events import Reply
-from tests.support.routes import SAMPLE_BODIES, Route, handler_of, sample, task_routes
+from tests.support.routes import SAMPLE_BODIES, HttpRoute, handler_of, sample, task_routes
 
 # Every task route that changes data, and those of them that take a body: from serverless.yml.
 WRITE_ROUTES = {route.key: route for route in task_routes() if route.method != "GET"}
@@ -33,7 +33,7 @@ CALLERS: dict[str, tuple[Callable[[User, User], str | None], int, str]] = {
 }
 
 
-def _send(client: Client, route: Route, path_owner: User, token: str | None, odd: str) -> Reply:
+def _send(client: Client, route: HttpRoute, path_owner: User, token: str | None, odd: str) -> Reply:
     body, content_type, _, _ = ODD_BODIES[odd]
     headers = {"Content-Type": content_type}
     path, _ = sample(route, path_owner.id)
@@ -43,7 +43,7 @@ def _send(client: Client, route: Route, path_owner: User, token: str | None, odd
 @pytest.mark.parametrize("odd", list(ODD_BODIES))
 @pytest.mark.parametrize("route", list(BODY_ROUTES.values()), ids=list(BODY_ROUTES))
 def test_the_owner_is_told_what_is_wrong_with_each_odd_body(
-    client: Client, alice: User, route: Route, odd: str
+    client: Client, alice: User, route: HttpRoute, odd: str
 ) -> None:
     # GIVEN alice's own path and her valid token, and a body that cannot be used
     _, _, status, code = ODD_BODIES[odd]
@@ -57,7 +57,7 @@ def test_the_owner_is_told_what_is_wrong_with_each_odd_body(
 @pytest.mark.parametrize("odd", list(ODD_BODIES))
 @pytest.mark.parametrize("route", list(WRITE_ROUTES.values()), ids=list(WRITE_ROUTES))
 def test_a_caller_who_may_not_write_is_refused_before_the_body_is_read(
-    client: Client, alice: User, bob: User, route: Route, odd: str, caller: str
+    client: Client, alice: User, bob: User, route: HttpRoute, odd: str, caller: str
 ) -> None:
     # GIVEN a request for alice's data without her valid token, with an odd body
     make_token, status, code = CALLERS[caller]

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from functions import create_task, get_task, health, list_tasks, update_task
-from infra import neon_local
+from infra.local import neon_local
 from shared.core.settings import get_settings
 from shared.db.engine import create_db_engine
 from shared.db.pg8000_adapter import SingleFlightConnection

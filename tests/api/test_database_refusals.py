@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from functions import create_task
-from infra import neon_local
+from infra.local import neon_local
 from shared.core.settings import Settings
 from shared.jobs.migrate import migrate
 from tests.support.client import Client, User

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from functions import complete_task, create_task, get_task, list_tasks, replace_task, update_task
-from infra import neon_local
+from infra.local import neon_local
 from shared.api.handler import LambdaHandler
 from shared.core.settings import get_settings
 from shared.jobs.migrate import migrate

@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import logger as powertools_logger
 from aws_lambda_powertools.metrics.provider import cold_start
 
 from functions import get_task, health, list_tasks
-from infra import neon_local
+from infra.local import neon_local
 from shared.api.docs import ASSETS
 from shared.api.handler import build_handler
 from shared.api.routes import tasks
@@ -17,7 +17,7 @@ from tests.support.client import Client, Secrets, Tokens, User
 from tests.support.events import HTTP_API, REST_API, LambdaContext, http_api_event
 from tests.support.output import Output
 from tests.support.resets import Configure
-from tests.support.routes import Route, handler_of, routes, sample, task_routes
+from tests.support.routes import HttpRoute, handler_of, routes, sample, task_routes
 from tests.support.tokens import new_key
 
 
@@ -114,14 +114,14 @@ def test_the_first_invocation_is_a_cold_start_and_the_next_is_not(
     assert directive["Metrics"] == [{"Name": "ColdStart", "Unit": "Count"}]
 
 
-def _operation(route: Route) -> str:
+def _operation(route: HttpRoute) -> str:
     """The metric name the route's function counts its successes under."""
     return handler_of(route).operation
 
 
 @pytest.mark.parametrize("route", task_routes(), ids=_operation)
 def test_each_operation_emits_one_business_metric_on_success_only(
-    client: Client, alice: User, bob: User, output: Output, route: Route
+    client: Client, alice: User, bob: User, output: Output, route: HttpRoute
 ) -> None:
     # GIVEN one of alice's tasks
     handler, operation = handler_of(route), _operation(route)
@@ -148,7 +148,9 @@ def test_each_operation_emits_one_business_metric_on_success_only(
 @pytest.mark.parametrize(
     "route", [r for r in routes() if r not in task_routes()], ids=lambda route: route.key
 )
-def test_health_and_docs_emit_their_metric(client: Client, output: Output, route: Route) -> None:
+def test_health_and_docs_emit_their_metric(
+    client: Client, output: Output, route: HttpRoute
+) -> None:
     # GIVEN / WHEN an unauthenticated GET (of an asset the docs page loads, for /docs/{asset})
     operation = _operation(route)
     reply = client(handler_of(route), route.method, route.path(asset=next(iter(ASSETS))))
@@ -238,7 +240,7 @@ def test_a_503_is_counted_in_total_and_by_cause(
     alice: User,
     configure: Configure,
     output: Output,
-    route: Route,
+    route: HttpRoute,
 ) -> None:
     # GIVEN a database nobody listens for (one connect attempt)
     url = stack.database_url.replace(f":{stack.pooler_port}/", f":{neon_local.free_port()}/")

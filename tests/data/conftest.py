@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra import neon_local
+from infra.local import neon_local
 from tests.support import postgres18
 from tests.support.counting import CountingProxy
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from infra import neon_local
+from infra.local import neon_local
 from shared.core.errors import DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect

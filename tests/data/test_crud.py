@@ -7,7 +7,7 @@ import time
 from sqlalchemy import text
 from sqlmodel import Session
 
-from infra import neon_local
+from infra.local import neon_local
 from shared.db.engine import get_engine
 from shared.tasks import crud
 from shared.tasks.crud import TaskQuery

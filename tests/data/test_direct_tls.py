@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
-from infra import neon_local
+from infra.local import neon_local
 from shared.core.errors import DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from infra import neon_local
+from infra.local import neon_local
 from shared.core.settings import Settings
 from shared.db.connect import connect
 from shared.db.engine import create_db_engine

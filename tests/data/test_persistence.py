@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra import neon_local
+from infra.local import neon_local
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from infra import neon_local
+from infra.local import neon_local
 from shared.core.settings import Settings
 from shared.db.engine import create_db_engine
 from shared.db.url import parse_database_url

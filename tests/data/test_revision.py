@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import neon_local
-from infra.revision import generate
+from infra.codegen.revision import generate
+from infra.local import neon_local
 from shared.core.settings import Settings
 from shared.jobs.migrate import MIGRATIONS_DIR, migrate
 from shared.jobs.schema_spec import SPEC_PATH

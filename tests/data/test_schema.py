@@ -7,8 +7,8 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from infra import neon_local
-from infra.revision import head_of
+from infra.codegen.revision import head_of
+from infra.local import neon_local
 from shared.core.settings import Settings
 from shared.db.engine import create_db_engine
 from shared.db.url import parse_database_url

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import schemagen
+from infra.codegen import schemagen
 from shared.jobs.schema_spec import SpecError, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_committed_models_match_the_spec() -> None:
     # WHEN the generator's check mode runs, as the test command does
     done = subprocess.run(
-        [sys.executable, "-m", "infra.schemagen", "--check"],
+        [sys.executable, "-m", "infra.codegen.schemagen", "--check"],
         cwd=ROOT,
         capture_output=True,
         text=True,

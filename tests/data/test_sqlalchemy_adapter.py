@@ -10,7 +10,7 @@ import sqlalchemy
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.dialects.postgresql.pg8000 import PGDialect_pg8000
 
-from infra import neon_local
+from infra.local import neon_local
 from shared.core.settings import Settings
 from shared.db import sqlalchemy_adapter
 from shared.db.connect import connect

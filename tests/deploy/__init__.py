@@ -1,1 +1,1 @@
-"""Deployment: serverless.yml, the packages it builds, and infra/deploy.py."""
+"""Deployment: serverless.yml, the packages it builds, and infra/deploy/deployer.py."""

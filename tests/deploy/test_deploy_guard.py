@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import SENTINELS, STAGE, osls_env, require_osls, run_osls
+from tests.support.packaging import SENTINELS, STAGE, osls_env, require_osls, run_osls
 
 
 def test_osls_deploy_without_database_url_fails_first() -> None:

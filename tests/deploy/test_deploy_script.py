@@ -1,4 +1,4 @@
-"""infra/deploy.py against moto: deploy, then migrate and verify, and every way that fails.
+"""infra/deploy/deployer.py against moto: deploy, then migrate and verify, and every way that fails.
 
 moto's Lambda without Docker (``use_docker: False``) does not run the code: an invoke
 returns a queued payload (or "Simple Lambda happy path OK"), never sets the
@@ -25,7 +25,8 @@ from botocore.exceptions import ReadTimeoutError
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from infra import deploy
+from infra import ROOT
+from infra.deploy import deployer
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -34,7 +35,7 @@ REGION = "us-east-1"
 STAGE = "ci"
 SECRET_PW = "SECRET_PW"
 POOLED = f"postgresql://app:{SECRET_PW}@ep-x-pooler.us-east-1.aws.neon.tech/neondb?sslmode=require"
-HEAD = deploy.head_revision()  # the newest revision shipped
+HEAD = deployer.head_revision()  # the newest revision shipped
 MIGRATED = {"action": "upgraded", "applied": [HEAD], "after": HEAD}
 VERIFIED = {"ok": True, "problems": []}
 TIMED_OUT = "RequestId: 6a1f Error: Task timed out after 300.00 seconds"
@@ -113,7 +114,7 @@ def create_jobs(*jobs: str) -> None:
     client = boto3.client("lambda", region_name=REGION)
     for job in jobs:
         client.create_function(
-            FunctionName=deploy.function_name(STAGE, job),
+            FunctionName=deployer.function_name(STAGE, job),
             Runtime="python3.12",
             Role=role,
             Handler=f"functions/{job}.handler",
@@ -124,8 +125,8 @@ def create_jobs(*jobs: str) -> None:
 
 
 def lambda_client() -> LambdaClient:
-    """The client infra/deploy.py builds: no retries, a read timeout past Lambda's limit."""
-    return boto3.client("lambda", region_name=REGION, config=deploy.INVOKE_CONFIG)
+    """The client infra/deploy/deployer.py builds: no retries, a read timeout past Lambda's cap."""
+    return boto3.client("lambda", region_name=REGION, config=deployer.INVOKE_CONFIG)
 
 
 def fake_cli(tmp_path: Path, exit_code: int = 0, *, with_env: bool = False) -> tuple[str, Path]:
@@ -150,7 +151,7 @@ def test_jobs_succeed_and_reports_are_printed(
     create_jobs("migrate", "verify")
     lambda_results.then(Result(MIGRATED), Result(VERIFIED))
     # WHEN the jobs are run
-    code = deploy.main(["jobs", "--stage", STAGE, "--region", REGION])
+    code = deployer.main(["jobs", "--stage", STAGE, "--region", REGION])
     # THEN migrate ran, then verify, and both reports were printed
     out = capsys.readouterr().out
     assert code == 0
@@ -171,13 +172,13 @@ def test_function_error_is_surfaced_with_its_message_and_logs(
     }
     lambda_results.then(Result(error, function_error=True, log_tail="START\nmigrate failed\n"))
     # WHEN it is invoked
-    with pytest.raises(deploy.JobFailed) as failure:
-        deploy.invoke_job(lambda_client(), "todo-api-ci-migrate")
+    with pytest.raises(deployer.JobFailed) as failure:
+        deployer.invoke_job(lambda_client(), "todo-api-ci-migrate")
     # THEN the error names the function, the error type and message, the trace and logs
     message = str(failure.value)
     assert "todo-api-ci-migrate failed: DatabaseUnavailable: the database is unavailable" in message
     assert "shared/jobs/migrate.py" in message and "migrate failed" in message
-    assert not isinstance(failure.value, deploy.JobTimedOut)
+    assert not isinstance(failure.value, deployer.JobTimedOut)
 
 
 def test_failed_migrate_stops_before_verify(
@@ -188,7 +189,7 @@ def test_failed_migrate_stops_before_verify(
     error = {"errorType": "SchemaMismatch", "errorMessage": "schema differs from spec: x"}
     lambda_results.then(Result(error, function_error=True))
     # WHEN the jobs are run
-    code = deploy.main(["jobs", "--stage", STAGE])
+    code = deployer.main(["jobs", "--stage", STAGE])
     # THEN the run fails loudly with the function's error, and verify never ran
     assert code == 1
     assert "SchemaMismatch: schema differs from spec: x" in capsys.readouterr().err
@@ -202,8 +203,8 @@ def test_lambda_timeout_is_reported_as_a_timeout(lambda_results: LambdaResults) 
     lambda_results.then(Result(timeout, function_error=True))
     # WHEN it is invoked
     # THEN the failure says it timed out, with Lambda's message
-    with pytest.raises(deploy.JobTimedOut, match="todo-api-ci-migrate timed out: .*300.00"):
-        deploy.invoke_job(lambda_client(), "todo-api-ci-migrate")
+    with pytest.raises(deployer.JobTimedOut, match="todo-api-ci-migrate timed out: .*300.00"):
+        deployer.invoke_job(lambda_client(), "todo-api-ci-migrate")
 
 
 def test_lost_answer_is_a_timeout_and_is_not_retried(lambda_results: LambdaResults) -> None:
@@ -212,8 +213,8 @@ def test_lost_answer_is_a_timeout_and_is_not_retried(lambda_results: LambdaResul
     lost = ReadTimeoutError(endpoint_url="https://lambda.us-east-1.amazonaws.com")
     lambda_results.then(Result(raises=lost))
     # WHEN it is invoked
-    with pytest.raises(deploy.JobTimedOut, match="no answer within 960 s"):
-        deploy.invoke_job(lambda_client(), "todo-api-ci-migrate")
+    with pytest.raises(deployer.JobTimedOut, match="no answer within 960 s"):
+        deployer.invoke_job(lambda_client(), "todo-api-ci-migrate")
     # THEN it was invoked once: a retry could run the migration twice
     assert lambda_results.invoked == ["todo-api-ci-migrate"]
 
@@ -222,8 +223,8 @@ def test_missing_function_is_named_and_never_invoked(lambda_results: LambdaResul
     # GIVEN a stage that was never deployed
     # WHEN its migrate is invoked
     # THEN the failure names the function and region, and nothing was invoked
-    with pytest.raises(deploy.FunctionMissing, match="todo-api-ci-migrate does not exist in"):
-        deploy.invoke_job(lambda_client(), "todo-api-ci-migrate")
+    with pytest.raises(deployer.FunctionMissing, match="todo-api-ci-migrate does not exist in"):
+        deployer.invoke_job(lambda_client(), "todo-api-ci-migrate")
     assert lambda_results.invoked == []
 
 
@@ -237,7 +238,7 @@ def test_deploy_runs_the_cli_then_the_jobs(
     lambda_results.then(Result(MIGRATED), Result(VERIFIED))
     # WHEN the stage is deployed
     args = ["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli]
-    code = deploy.main([*args, "--", "--param", "snapStart=true"])
+    code = deployer.main([*args, "--", "--param", "snapStart=true"])
     # THEN the CLI deployed that stage with the settings, then migrate and verify ran
     called = json.loads(record.read_text())
     argv = ["deploy", "--stage", STAGE, "--region", REGION, "--param", "snapStart=true"]
@@ -256,7 +257,7 @@ def test_deploy_without_database_url_stops_before_the_cli(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     cli, record = fake_cli(tmp_path)
     # WHEN a deploy is attempted
-    code = deploy.main(["deploy", "--stage", STAGE, "--cli", cli])
+    code = deployer.main(["deploy", "--stage", STAGE, "--cli", cli])
     # THEN it fails with a clear message before anything was deployed or invoked
     assert code == 1
     assert "DATABASE_URL is not set" in capsys.readouterr().err
@@ -271,7 +272,7 @@ def test_malformed_database_url_is_refused_without_showing_it(
     monkeypatch.setenv("DATABASE_URL", POOLED.replace("postgresql", "postgresq"))
     cli, record = fake_cli(tmp_path)
     # WHEN a deploy is attempted
-    code = deploy.main(["deploy", "--stage", STAGE, "--cli", cli])
+    code = deployer.main(["deploy", "--stage", STAGE, "--cli", cli])
     # THEN it stops before the CLI, says what is wrong, and never prints the password
     err = capsys.readouterr().err
     assert code == 1 and not record.exists()
@@ -290,7 +291,7 @@ def test_cli_failure_stops_before_the_jobs(
     cli, _ = fake_cli(tmp_path, exit_code=3)
     create_jobs("migrate", "verify")
     # WHEN the stage is deployed
-    code = deploy.main(["deploy", "--stage", STAGE, "--cli", cli])
+    code = deployer.main(["deploy", "--stage", STAGE, "--cli", cli])
     # THEN the run fails with the CLI's status and no job ran
     assert code == 1
     assert "failed with exit status 3" in capsys.readouterr().err
@@ -306,7 +307,7 @@ def test_settings_come_from_ssm_unless_exported(aws: None) -> None:
     )
     exported = {"BETTER_AUTH_URL": "https://env.example"}
     # WHEN the settings are read for a deploy
-    found = deploy.settings_from_ssm(ssm, "/todo-api/ci/", exported)
+    found = deployer.settings_from_ssm(ssm, "/todo-api/ci/", exported)
     # THEN SSM fills what the environment lacks (decrypted), and the environment wins
     assert found == {"DATABASE_URL": POOLED}
 
@@ -323,7 +324,7 @@ def test_deploy_reads_database_url_from_ssm(
     create_jobs("migrate", "verify")
     lambda_results.then(Result(MIGRATED), Result(VERIFIED))
     # WHEN the stage is deployed with --ssm-prefix
-    code = deploy.main(["deploy", "--stage", STAGE, "--ssm-prefix", "/todo-api/ci", "--cli", cli])
+    code = deployer.main(["deploy", "--stage", STAGE, "--ssm-prefix", "/todo-api/ci", "--cli", cli])
     # THEN the CLI got DATABASE_URL and the jobs ran
     assert code == 0
     assert json.loads(record.read_text())["db"] is True
@@ -372,9 +373,9 @@ def test_job_answer_that_is_not_a_successful_report_fails_the_deploy(
     # GIVEN a stage where one job answers something other than a report of success
     payload, reason = BAD_ANSWERS[job][case]
     create_jobs("migrate", "verify")
-    lambda_results.then(*(Result(payload if j == job else GOOD_ANSWERS[j]) for j in deploy.JOBS))
+    lambda_results.then(*(Result(payload if j == job else GOOD_ANSWERS[j]) for j in deployer.JOBS))
     # WHEN the jobs are run
-    code = deploy.main(["jobs", "--stage", STAGE])
+    code = deployer.main(["jobs", "--stage", STAGE])
     # THEN the run fails naming the function and why, runs nothing after it, and never
     # claims the stage was migrated and verified
     captured = capsys.readouterr()
@@ -396,7 +397,7 @@ def test_deploy_whose_jobs_answer_empty_objects_exits_non_zero(
     create_jobs("migrate", "verify")
     lambda_results.then(Result({}), Result({}))
     # WHEN the stage is deployed
-    code = deploy.main(["deploy", "--stage", STAGE, "--cli", cli])
+    code = deployer.main(["deploy", "--stage", STAGE, "--cli", cli])
     # THEN the deploy fails, saying migrate's answer was not a migration report
     captured = capsys.readouterr()
     assert code == 1
@@ -406,11 +407,11 @@ def test_deploy_whose_jobs_answer_empty_objects_exits_non_zero(
 
 def test_the_head_revision_is_the_newest_migration_shipped() -> None:
     # GIVEN the migrations in shared/jobs/migrations/versions
-    versions = sorted(Path(deploy.ROOT, "shared/jobs/migrations/versions").glob("[0-9]*.py"))
+    versions = sorted(Path(ROOT, "shared/jobs/migrations/versions").glob("[0-9]*.py"))
     newest = versions[-1].name.split("_", 1)[0]
     # WHEN the deploy works out which revision migrate must reach
     # THEN it is the newest file's revision (ids are the file names' numeric prefixes)
-    assert deploy.head_revision() == newest
+    assert deployer.head_revision() == newest
 
 
 SECRET_ID = "todo-api/ci"
@@ -428,14 +429,14 @@ def test_secret_mode_deploys_without_any_secret_in_the_cli_environment(
     # GIVEN the stage's settings in a Secrets Manager secret, the secret named in
     # DATABASE_URL_SECRET, and (by habit) the same secrets still exported in the shell
     put_secret(DATABASE_URL=POOLED, DATABASE_URL_DIRECT="", BETTER_AUTH_SECRET=SECRET_PW * 4)
-    monkeypatch.setenv(deploy.SECRET_ENV, SECRET_ID)
+    monkeypatch.setenv(deployer.SECRET_ENV, SECRET_ID)
     monkeypatch.setenv("DATABASE_URL", POOLED)
     monkeypatch.setenv("BETTER_AUTH_SECRET", SECRET_PW * 4)
     cli, record = fake_cli(tmp_path, with_env=True)
     create_jobs("migrate", "verify")
     lambda_results.then(Result(MIGRATED), Result(VERIFIED))
     # WHEN the stage is deployed
-    code = deploy.main(["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli])
+    code = deployer.main(["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli])
     # THEN the CLI was told to take the settings from the secret, never saw a secret
     # setting or the password, and migrate and verify ran
     called = json.loads(record.read_text())
@@ -449,9 +450,9 @@ def test_secret_mode_deploys_without_any_secret_in_the_cli_environment(
         "--param",
         "secretsFrom=secretsmanager",
     ]
-    assert not set(deploy.SECRET_KEYS) & set(called["env"])
+    assert not set(deployer.SECRET_KEYS) & set(called["env"])
     assert not any(SECRET_PW in value for value in called["env"].values())
-    assert called["env"][deploy.SECRET_ENV] == SECRET_ID
+    assert called["env"][deployer.SECRET_ENV] == SECRET_ID
     assert lambda_results.invoked == ["todo-api-ci-migrate", "todo-api-ci-verify"]
 
 
@@ -481,10 +482,10 @@ def test_a_secret_the_template_cannot_resolve_stops_before_the_cli(
 ) -> None:
     # GIVEN a secret CloudFormation would fail on half-way through the stack
     put_secret(**stored)
-    monkeypatch.setenv(deploy.SECRET_ENV, SECRET_ID)
+    monkeypatch.setenv(deployer.SECRET_ENV, SECRET_ID)
     cli, record = fake_cli(tmp_path)
     # WHEN a deploy is attempted
-    code = deploy.main(["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli])
+    code = deployer.main(["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli])
     # THEN it fails first, naming the secret and what is wrong, never showing a value
     err = capsys.readouterr().err
     assert code == 1 and not record.exists()
@@ -496,10 +497,10 @@ def test_a_missing_secret_is_named(
     aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN DATABASE_URL_SECRET naming a secret that does not exist
-    monkeypatch.setenv(deploy.SECRET_ENV, "todo-api/nowhere")
+    monkeypatch.setenv(deployer.SECRET_ENV, "todo-api/nowhere")
     cli, record = fake_cli(tmp_path)
     # WHEN a deploy is attempted
-    code = deploy.main(["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli])
+    code = deployer.main(["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli])
     # THEN Secrets Manager's answer is shown and nothing ran
     err = capsys.readouterr().err
     assert code == 1 and not record.exists()

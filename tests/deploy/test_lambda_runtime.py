@@ -3,7 +3,7 @@
 The zips are the ones `osls package` builds for this machine's architecture (x86_64
 here; the arm64 zips that ship are inspected, not run: tests/deploy/test_packages.py).
 Each function runs unzipped in its own emulated execution environment
-(infra/lambda_runtime.py) with the template's environment, the session's database and
+(infra/local/runtime/fleet.py) with the template's environment, the session's database and
 HS256 auth, and gets real API Gateway events (tests/support/events.py) for its routes.
 """
 
@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
-from infra import deploy, lambda_rie, neon_local
-from infra.lambda_runtime import (
+from infra.deploy import deployer
+from infra.local import neon_local
+from infra.local.runtime import emulator
+from infra.local.runtime.fleet import (
     Fleet,
     FunctionSpec,
     Invocation,
@@ -27,13 +29,12 @@ from infra.lambda_runtime import (
     unpack,
     unpack_layers,
 )
-from infra.local_rie import packaged_fleet
-from infra.routes import Route, function, functions
+from infra.local.runtime.invoker import packaged_fleet
+from infra.serverless.routes import HttpRoute, function, functions
 from tests.support.events import decode_response, http_api_event, rest_api_event
+from tests.support.packaging import RUNTIME_INITS, Packaged, database_env
 from tests.support.routes import sample
 from tests.support.tokens import claims, hs256
-
-from .conftest import RUNTIME_INITS, Packaged, database_env
 
 EVENT_BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "http-api-v2": http_api_event,
@@ -67,7 +68,7 @@ def template_configs(packaged: Packaged) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def native(request: pytest.FixtureRequest) -> Packaged:
     """The packages built for this machine's architecture: the ones that can run here."""
-    packaged: Packaged = request.getfixturevalue(lambda_rie.host_arch())
+    packaged: Packaged = request.getfixturevalue(emulator.host_arch())
     return packaged
 
 
@@ -108,7 +109,7 @@ def deployed(
         RUNTIME_INITS.extend(f"{native.arch} under the RIE: {line}" for line in fleet.init_report())
 
 
-def request_for(route: Route, version: str, user_id: str, task_id: int) -> dict[str, Any]:
+def request_for(route: HttpRoute, version: str, user_id: str, task_id: int) -> dict[str, Any]:
     """A real API Gateway event for ``route`` with a valid token and a sample body."""
     path, body = sample(route, user_id, task_id)
     token = hs256(claims(ISSUER, sub=user_id, id=user_id))
@@ -147,7 +148,7 @@ ROUTES = [route for fn in functions() for route in fn.routes]
 @pytest.mark.parametrize("version", EVENT_BUILDERS)
 @pytest.mark.parametrize("route", ROUTES, ids=[route.key for route in ROUTES])
 def test_route_answers_under_the_lambda_runtime(
-    deployed: Deployed, route: Route, version: str, user_id: str
+    deployed: Deployed, route: HttpRoute, version: str, user_id: str
 ) -> None:
     # GIVEN the route's packaged function, warm under the runtime, and a task of the user's
     task_id = create_task(deployed, version, user_id)
@@ -161,14 +162,14 @@ def test_route_answers_under_the_lambda_runtime(
     assert_context(answer, deployed.fleet.runtime(route.function).spec, event)
 
 
-@pytest.mark.parametrize("job", deploy.JOBS)
+@pytest.mark.parametrize("job", deployer.JOBS)
 def test_job_reports_success_under_the_lambda_runtime(deployed: Deployed, job: str) -> None:
     # GIVEN the job's packaged function and the session's migrated database
-    # WHEN it is invoked as infra/deploy.py invokes it (an empty event)
+    # WHEN it is invoked as infra/deploy/deployer.py invokes it (an empty event)
     answer = deployed.invoke(job, {})
     # THEN its report passes the deploy's own check: at the newest revision, or verified
     name = deployed.fleet.runtime(job).spec.name
-    assert deploy.check_report(job, name, answer.payload, deploy.head_revision())
+    assert deployer.check_report(job, name, answer.payload, deployer.head_revision())
     assert any(r.get("function_request_id") == answer.request_id for r in answer.records())
 
 
@@ -196,7 +197,7 @@ def test_failing_job_is_a_function_error_and_its_runtime_recovers(
         job: FunctionSpec.from_config(
             deployed.configs[job], deployed.codes[job], env, deployed.opts[job]
         )
-        for job in deploy.JOBS
+        for job in deployer.JOBS
     }
     with LambdaRuntime(specs["verify"]) as verify, LambdaRuntime(specs["migrate"]) as migrate:
         # WHEN verify runs, then migrate, then verify again in the same warm runtime
@@ -208,9 +209,9 @@ def test_failing_job_is_a_function_error_and_its_runtime_recovers(
         assert failed.function_error
         assert failed.payload["errorType"] == "SchemaMismatch"
         assert "table tasks is missing" in failed.payload["errorMessage"]
-        head = deploy.head_revision()
-        assert deploy.check_migrated("migrate", migrated.payload, head).startswith("upgraded")
-        assert deploy.check_verified("verify", verified.payload)
+        head = deployer.head_revision()
+        assert deployer.check_migrated("migrate", migrated.payload, head).startswith("upgraded")
+        assert deployer.check_verified("verify", verified.payload)
         assert verify.output().count("INIT START") == 1  # the same runtime, not a new one
 
 

@@ -1,7 +1,7 @@
 """Dependency layers in the packaged template: one per dependency set, on every function.
 
 A layer's description names the hash of its locked requirements and its S3 key its
-build key (infra/layer_build.py): a second packaging with the same locks must produce
+build key (infra/packaging/layer_build.py): a second packaging with the same locks must produce
 the same LayerVersion resources, so CloudFormation publishes no new version and the
 plugin finds the object already in the bucket.
 """
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from infra import layer_build, locks
-from infra.routes import document
-
-from .conftest import Packaged, osls_env, package
+from infra import ROOT
+from infra.packaging import layer_build, locks
+from infra.serverless.routes import document
+from tests.support.packaging import Packaged, osls_env, package
 
 LAYER = "AWS::Lambda::LayerVersion"
 _DESCRIPTION = re.compile(r"^requirements-(?P<set>\w+)\.lock sha256:(?P<hash>[0-9a-f]{16})$")
@@ -74,7 +74,7 @@ def test_a_layer_is_versioned_by_its_locked_requirements(arm64: Packaged) -> Non
         digest = hashlib.sha256()
         for name in (match["set"], layer_build.BASES.get(match["set"])):
             if name is not None:
-                lock = Path(locks.ROOT, locks.SETS[name].lock).read_text()
+                lock = Path(ROOT, locks.SETS[name].lock).read_text()
                 digest.update(locks.without_comments(lock).encode() + b"\0")
         # THEN the description carries that hash: a changed lock is a new layer version
         assert match["hash"] == digest.hexdigest()[:16]

@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 
-from infra import deploy
-from infra.function_env import variables
+from infra.deploy import deployer
+from infra.serverless.function_env import variables
 from shared.core.errors import ServiceUnavailable
-
-from .conftest import (
+from tests.support.packaging import (
     OPERATED_PARAMS,
     OPERATED_STAGE,
     SECRET_ID,
@@ -100,7 +99,7 @@ def test_api_functions_have_a_concurrency_ceiling(
         key: props.get("ReservedConcurrentExecutions") for key, props in lambdas(packaged).items()
     }
     # THEN every HTTP function is capped at the stage's apiConcurrency; the jobs are not
-    assert len(http) == len(lambdas(packaged)) - len(deploy.JOBS)
+    assert len(http) == len(lambdas(packaged)) - len(deployer.JOBS)
     for key, value in reserved.items():
         assert value == (int(param(stage, "apiConcurrency")) if key in http else None), key
 
@@ -130,10 +129,10 @@ def test_secret_mode_resolves_each_secret_setting_from_the_named_secret(
     # GIVEN the functions' environments in secret mode
     for props in lambdas(operated).values():
         env = props["Environment"]["Variables"]
-        secret = {name: env[name] for name in deploy.SECRET_KEYS if name in env}
+        secret = {name: env[name] for name in deployer.SECRET_KEYS if name in env}
         # WHEN the secret settings are read
         # THEN each is a dynamic reference to its own key of the secret DATABASE_URL_SECRET
-        # names, which is what infra/deploy.py checks the secret for
+        # names, which is what infra/deploy/deployer.py checks the secret for
         assert "DATABASE_URL" in secret, props["FunctionName"]
         for name, value in secret.items():
             match = _REFERENCE.match(value)
@@ -141,7 +140,7 @@ def test_secret_mode_resolves_each_secret_setting_from_the_named_secret(
             assert (match["id"], match["key"]) == (SECRET_ID, name)
     # AND together the functions read exactly the keys the deploy script checks
     env_names = {n for p in lambdas(operated).values() for n in p["Environment"]["Variables"]}
-    assert env_names >= set(deploy.SECRET_KEYS)
+    assert env_names >= set(deployer.SECRET_KEYS)
 
 
 def test_an_exported_secret_name_without_secret_mode_is_refused(tmp_path: Path) -> None:

@@ -23,14 +23,14 @@ from typing import Any
 
 import pytest
 
-from infra import neon_local, package_build
-from infra.lambda_runtime import unpack_layers
-from infra.routes import functions, routes
+from infra.local import neon_local
+from infra.local.runtime.fleet import unpack_layers
+from infra.packaging import package_build
+from infra.serverless.routes import functions, routes
 from tests.support.events import http_api_event
+from tests.support.packaging import Packaged
 from tests.support.routes import sample
 from tests.support.tokens import SECRET, USER_ID, claims, hs256
-
-from .conftest import Packaged
 
 PYTHON312 = package_build.find_python312()
 RUNNER = """
@@ -188,7 +188,7 @@ def test_packaged_job_runs_against_the_database(
     x86_64: Packaged, unpacked: dict[str, Unpacked], stack_env: dict[str, str], job: str
 ) -> None:
     # GIVEN a job's package alone and a migrated database
-    # WHEN the job's handler is invoked as infra/deploy.py invokes it (an empty event)
+    # WHEN the job's handler is invoked as infra/deploy/deployer.py invokes it (an empty event)
     answer = run(unpacked[job], x86_64.modules[job], {}, stack_env)
     # THEN it reports success: Alembic, the revisions and the spec are all in the zip
     assert answer.compiled == []

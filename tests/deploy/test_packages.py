@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from infra import package_build, package_check, routes
+from infra.packaging import package_build, package_check
+from infra.serverless import routes
 from shared.api.docs import ASSETS, DOCS
-
-from .conftest import Packaged
+from tests.support.packaging import Packaged
 
 API_FUNCTIONS = tuple(fn.name for fn in routes.functions() if not fn.is_job)
 JOBS = tuple(fn.name for fn in routes.functions() if fn.is_job)

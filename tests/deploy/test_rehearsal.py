@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from infra import deploy, neon_local, rehearse
-from infra.routes import functions, routes
-
-from .conftest import database_env, require_osls
+from infra.deploy import deployer, rehearse
+from infra.local import neon_local
+from infra.serverless.routes import functions, routes
+from tests.support.packaging import database_env, require_osls
 
 
 def test_rehearsal_deploys_reads_back_runs_and_removes_the_stage(
@@ -25,8 +25,8 @@ def test_rehearsal_deploys_reads_back_runs_and_removes_the_stage(
     # stored zips migrated and verified that database and answered every route, the stage
     # was removed, and the output says what the emulator could not show
     for fn in functions():
-        assert f"{deploy.function_name('ci-rehearsal', fn.name)} " in out
-    assert f"migrate: upgraded, at revision {deploy.head_revision()}" in out
+        assert f"{deployer.function_name('ci-rehearsal', fn.name)} " in out
+    assert f"migrate: upgraded, at revision {deployer.head_revision()}" in out
     assert "verify: schema matches the spec" in out
     for route in routes():
         assert f"rehearse: {route.key}: " in out

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from infra import deploy
+from infra import ROOT
+from infra.deploy import deployer
 from shared.api.idempotency import KEY_HEADER, REPLAYED_HEADER
 from shared.api.paging import PAGE_HEADERS
-
-from .conftest import ROOT, SENTINELS, STAGE, Packaged
+from tests.support.packaging import SENTINELS, STAGE, Packaged
 
 CONTRACT = {
     "GET /api/{user_id}/tasks": "functions/list_tasks.handler",
@@ -279,10 +279,10 @@ def test_snapstart_is_a_switch(arm64: Packaged, x86_64: Packaged) -> None:
 def test_job_function_names_match_the_deploy_script(arm64: Packaged) -> None:
     # GIVEN the deployed names of the jobs
     names = {props["Handler"]: props["FunctionName"] for props in functions(arm64).values()}
-    # WHEN infra/deploy.py derives them
+    # WHEN infra/deploy/deployer.py derives them
     # THEN they agree, so it invokes what was deployed
-    assert names["functions/migrate.handler"] == deploy.function_name(STAGE, "migrate")
-    assert names["functions/verify.handler"] == deploy.function_name(STAGE, "verify")
+    assert names["functions/migrate.handler"] == deployer.function_name(STAGE, "migrate")
+    assert names["functions/verify.handler"] == deployer.function_name(STAGE, "verify")
 
 
 @pytest.mark.parametrize("arch", ["arm64", "x86_64"])
@@ -298,5 +298,5 @@ def test_template_passes_cfn_lint(arch: str, request: pytest.FixtureRequest) -> 
         check=False,
     )
     # THEN it finds nothing, not even a warning: W3005 (a DependsOn that a Ref already
-    # implies, which osls writes and infra/sls_plugin.js drops) made moto refuse the stack
+    # implies, which osls writes and infra/serverless/plugin.js drops) made moto refuse the stack
     assert result.returncode == 0, result.stdout + result.stderr

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.function_env import environment, shared_environment, variables
-from infra.routes import functions
+from infra.serverless.function_env import environment, shared_environment, variables
+from infra.serverless.routes import functions
 
 TEMPLATE = """
 service: todo-api

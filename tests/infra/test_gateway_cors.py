@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.cors import CorsConfig, cors_config
-from infra.function_env import variables
+from infra.local.gateway.cors import CorsConfig, cors_config
+from infra.serverless.function_env import variables
 from tests.support.gateway import RunningGateway, call
 
 FRONTEND = "http://localhost:3000"  # FRONTEND_ORIGIN's default

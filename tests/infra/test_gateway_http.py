@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra import neon_local
+from infra.local import neon_local
 from shared.core.errors import AuthenticationError
 from tests.support.gateway import GATEWAY_ENV, RawConnection, RunningGateway, call, running_gateway
 

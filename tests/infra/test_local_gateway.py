@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra import neon_local
+from infra.local import neon_local
 from shared.core.errors import MissingToken
 from shared.core.settings import get_settings
 from tests.support.gateway import GATEWAY_ENV, RunningGateway, call
@@ -70,7 +70,7 @@ def test_make_run_prints_a_token_and_curl_lines_that_work(stack: neon_local.Stac
     port = neon_local.free_port()
     env = {k: v for k, v in os.environ.items() if k not in GATEWAY_ENV} | {"PORT": str(port)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local_gateway"],
+        [sys.executable, "-m", "infra.local.gateway"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import locks
+from infra.packaging import locks
 from tests.support.lockfiles import lock_entry, relock
 
 

@@ -15,9 +15,9 @@ import pg8000.native
 import pytest
 import scramp
 
-from infra import neon_local
-from infra.neon_local.commands import is_root
-from infra.neon_local.state import prepare_dir
+from infra.local import neon_local
+from infra.local.neon_local.commands import is_root
+from infra.local.neon_local.state import prepare_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 POOL_SIZE = 3
@@ -56,7 +56,7 @@ def connect(
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "infra.neon_local", *args]
+    command = [sys.executable, "-m", "infra.local.neon_local", *args]
     return subprocess.run(
         command, capture_output=True, text=True, timeout=60, check=False, cwd=ROOT
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra import neon_local
+from infra.local import neon_local
 from tests.support.client import Secrets, Tokens
 from tests.support.jwks_server import KeyServer
 from tests.support.output import Output

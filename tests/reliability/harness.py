@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from infra import neon_local
+from infra.local import neon_local
 from shared.api.handler import LambdaHandler
 from tests.support.client import Client, Secrets, Tokens, User
 from tests.support.events import Reply

@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from functions import docs
-from infra import neon_local
+from infra.local import neon_local
 from tests.support.client import User
 from tests.support.events import Reply, http_api_event, invoke
 from tests.support.resets import Configure

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from infra import neon_local
-from infra.neon_local.config import DEFAULT_POOL_SIZE
+from infra.local import neon_local
+from infra.local.neon_local.config import DEFAULT_POOL_SIZE
 from shared.core.errors import DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from infra import neon_local
+from infra.local import neon_local
 from tests.support.events import Reply
 
 from .harness import Api, background, stored_tasks

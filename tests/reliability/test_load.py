@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from infra import neon_local
+from infra.local import neon_local
 from shared.core.observability import logger
 from tests.support.client import Secrets, User
 from tests.support.events import Reply

