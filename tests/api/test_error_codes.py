@@ -49,7 +49,10 @@ def test_every_operation_documents_its_error_codes_and_body() -> None:
                 assert re.search(r"`[A-Z_]+`", response["description"]), (path, method, status)
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == {"$ref": ref}, (path, method, status)
-    assert set(document["components"]["schemas"]["ErrorBody"]["required"]) == {"detail", "code"}
+    body = document["components"]["schemas"]["ErrorBody"]
+    assert set(body["required"]) == {"detail", "code", "message"}
+    assert body["properties"]["message"]["type"] == "string"
+    assert "person" in body["properties"]["message"]["description"]
 
 
 def test_task_routes_document_auth_and_availability_codes() -> None:
