@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.api.problems import error_body, error_response
+from shared.api.problems import error_body, error_response, first_problem
 from shared.core.errors import (
     AppError,
     BodyNotReadable,
@@ -68,7 +68,7 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(UnsupportedMediaType())
     # Echoing the input back could reflect megabytes or secrets: keep where and why only.
     errors = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in exc.errors()]
-    return error_response(ValidationFailed(), detail=errors)
+    return error_response(ValidationFailed(), detail=errors, message=first_problem(errors))
 
 
 def _unparsed_body(error: Any) -> bool:

@@ -1,7 +1,9 @@
 """The one shape of every error response, and its OpenAPI entries, from shared.core.errors.
 
-A body is ``{"detail": ..., "code": "<STABLE_CODE>"}``: ``detail`` is what it always was
-(a sentence, or FastAPI's list of validation issues), ``code`` is what clients match on.
+A body is ``{"detail": ..., "code": "<STABLE_CODE>", "message": "..."}``: ``detail`` is
+what it always was (a sentence, or FastAPI's list of validation issues), ``code`` is what
+clients match on, ``message`` a sentence a frontend can show a person as it is (its class's,
+or a 422's first issue).
 Every 503 says when to come back (``Retry-After``), every 401 names its scheme, and is
 counted: one ``ServiceUnavailable`` metric and one named after its cause's class
 (``DatabaseUnavailable``, ``DatabaseBusy``, ``KeySetUnavailable``; README: Metrics).
@@ -14,12 +16,19 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from shared.core.errors import AppError, AuthenticationError, ServiceUnavailable
+from shared.core.errors import AppError, AuthenticationError, ServiceUnavailable, ValidationFailed
 from shared.core.observability import metrics
 
-__all__ = ["ErrorBody", "ValidationIssue", "error_body", "error_response", "openapi_responses"]
+__all__ = [
+    "ErrorBody",
+    "ValidationIssue",
+    "error_body",
+    "error_response",
+    "first_problem",
+    "openapi_responses",
+]
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -35,17 +44,48 @@ class ValidationIssue(BaseModel):
 class ErrorBody(BaseModel):
     """Every error response's body."""
 
-    detail: str | list[ValidationIssue]
-    code: str
+    detail: str | list[ValidationIssue] = Field(
+        description="What went wrong, for developers: a sentence, or where and why each value "
+        "was refused"
+    )
+    code: str = Field(description="The stable code to branch on", examples=["TASK_NOT_FOUND"])
+    message: str = Field(
+        description="A plain sentence to show the person using the app; for a 422 the first "
+        "refused value and why",
+        examples=["title: String should have at most 255 characters"],
+    )
 
 
-def error_body(error: AppError, detail: Any = None) -> dict[str, Any]:
-    """The JSON body for ``error``; ``detail`` replaces its sentence (validation issues)."""
-    return {"detail": str(error) if detail is None else detail, "code": error.code}
+def error_body(error: AppError, detail: Any = None, message: str | None = None) -> dict[str, Any]:
+    """The JSON body for ``error``; ``detail`` and ``message`` replace its own (a 422's)."""
+    return {
+        "detail": str(error) if detail is None else detail,
+        "code": error.code,
+        "message": error.message if message is None else message,
+    }
+
+
+def first_problem(issues: list[dict[str, Any]]) -> str:
+    """A 422's message: its first issue as ``field: problem``.
+
+    ``loc`` starts with where the value was (body, query, path) and then names the field;
+    an int in it is a list index, or where JSON that does not parse went wrong: left out.
+    """
+    if not issues:
+        return ValidationFailed.message
+    issue = issues[0]
+    where = [part for part in issue.get("loc", ()) if isinstance(part, str)] or ["request"]
+    field = ".".join(where[1:]) or where[0]
+    # A validator's ValueError comes back as "Value error, must not be null".
+    return f"{field}: {str(issue.get('msg')).removeprefix('Value error, ')}"
 
 
 def error_response(
-    error: AppError, *, detail: Any = None, extra: dict[str, Any] | None = None
+    error: AppError,
+    *,
+    detail: Any = None,
+    message: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     """The response for ``error``; ``extra`` adds fields a route has always sent (health)."""
     headers = {}
@@ -54,7 +94,7 @@ def error_response(
         _count_unavailable(error)
     if isinstance(error, AuthenticationError):
         headers["WWW-Authenticate"] = "Bearer"  # RFC 9110: every 401 names its scheme
-    body = error_body(error, detail) | (extra or {})
+    body = error_body(error, detail, message) | (extra or {})
     return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 

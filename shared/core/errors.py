@@ -1,9 +1,12 @@
 """The project's exception hierarchy: each error knows what the client is told.
 
 Every condition a client can meet is one class here, with its HTTP status, its stable
-``code`` (what clients match on; never renamed) and a default ``detail`` (what people
-read; may be reworded). ``shared.api.problems`` turns them into responses and into the
-OpenAPI document, so a status or a code is written here and nowhere else.
+``code`` (what clients match on; never renamed), a default ``detail`` (what happened, in
+the API's terms, for the developer; a raise may say more) and its ``message`` (a plain
+sentence for the person using the app, which a frontend shows as it is; may be reworded).
+A class inherits its parent's message when it has nothing else to tell that person.
+``shared.api.problems`` turns them into responses and into the OpenAPI document, so a
+status, a code or a message is written here and nowhere else.
 """
 
 from __future__ import annotations
@@ -40,14 +43,15 @@ __all__ = [
 
 
 class AppError(Exception):
-    """Base class; ``str(error)`` is safe to show a client or write to a log."""
+    """Base class; ``str(error)`` (the detail) is safe to show a client or write to a log."""
 
     status_code: ClassVar[int] = 500
     code: ClassVar[str] = "INTERNAL_ERROR"
     detail: ClassVar[str] = "internal error"
+    message: ClassVar[str] = "Something went wrong on our side. Please try again later."
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(self.detail if message is None else message)
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(self.detail if detail is None else detail)
 
 
 class InternalError(AppError):
@@ -67,6 +71,7 @@ class ServiceUnavailable(AppError):
     status_code = 503
     code = "SERVICE_UNAVAILABLE"
     detail = "the service is unavailable; try again shortly"
+    message = "The service is temporarily unavailable. Please try again in a moment."
     retry_after_seconds: ClassVar[int] = 5
 
 
@@ -82,6 +87,7 @@ class DatabaseBusy(ServiceUnavailable):
 
     code = "DATABASE_BUSY"
     detail = "the database could not complete the request; nothing was written, try again"
+    message = "The service was too busy to finish your request. Nothing was changed; try again."
     retry_after_seconds = 1
 
 
@@ -90,6 +96,7 @@ class KeySetUnavailable(ServiceUnavailable):
 
     code = "AUTH_KEYS_UNAVAILABLE"
     detail = "signing key set unavailable"
+    message = "Your sign-in cannot be checked right now. Please try again in a moment."
 
 
 class AuthenticationError(AppError):
@@ -98,6 +105,7 @@ class AuthenticationError(AppError):
     status_code = 401
     code = "INVALID_TOKEN"
     detail = "invalid token"
+    message = "Your session is not valid. Please sign in again."
 
 
 class MissingToken(AuthenticationError):
@@ -105,6 +113,7 @@ class MissingToken(AuthenticationError):
 
     code = "MISSING_TOKEN"
     detail = "missing bearer token"
+    message = "You are not signed in. Please sign in first."
 
 
 class TokenExpired(AuthenticationError):
@@ -112,6 +121,7 @@ class TokenExpired(AuthenticationError):
 
     code = "TOKEN_EXPIRED"
     detail = "token expired"
+    message = "Your session has expired. Please sign in again."
 
 
 class PermissionDenied(AppError):
@@ -120,6 +130,7 @@ class PermissionDenied(AppError):
     status_code = 403
     code = "FORBIDDEN"
     detail = "not allowed to access another user's data"
+    message = "You do not have access to these tasks."
 
 
 class NotFound(AppError):
@@ -128,6 +139,7 @@ class NotFound(AppError):
     status_code = 404
     code = "TASK_NOT_FOUND"
     detail = "task not found"
+    message = "This task does not exist, or it has been deleted."
 
 
 class RouteNotFound(AppError):
@@ -136,6 +148,7 @@ class RouteNotFound(AppError):
     status_code = 404
     code = "ROUTE_NOT_FOUND"
     detail = "Not Found"
+    message = "Not Found"  # what API Gateway itself answers for a path it has no route for
 
 
 class MethodNotAllowed(AppError):
@@ -144,6 +157,7 @@ class MethodNotAllowed(AppError):
     status_code = 405
     code = "METHOD_NOT_ALLOWED"
     detail = "Method Not Allowed"
+    message = "Method Not Allowed"
 
 
 class MalformedRequest(AppError):
@@ -152,6 +166,7 @@ class MalformedRequest(AppError):
     status_code = 400
     code = "MALFORMED_REQUEST"
     detail = "malformed request"
+    message = "The request could not be read."
 
 
 class BodyNotReadable(AppError):
@@ -160,6 +175,7 @@ class BodyNotReadable(AppError):
     status_code = 400
     code = "BODY_NOT_READABLE"
     detail = "There was an error parsing the body"
+    message = "The request's content could not be read."
 
 
 class UnsupportedMediaType(AppError):
@@ -168,14 +184,20 @@ class UnsupportedMediaType(AppError):
     status_code = 415
     code = "UNSUPPORTED_MEDIA_TYPE"
     detail = "the request body must be JSON sent with Content-Type: application/json"
+    message = "The request's content must be sent as JSON."
 
 
 class ValidationFailed(AppError):
-    """A path, query or body value is not acceptable; ``detail`` lists where and why."""
+    """A path, query or body value is not acceptable; ``detail`` lists where and why.
+
+    A response's message is the first of those problems (``shared.api.problems``); this
+    class's own is for a list that names none.
+    """
 
     status_code = 422
     code = "VALIDATION_FAILED"
     detail = "the request is not valid"
+    message = "Some of the values sent are not valid."
 
 
 class IdempotencyKeyInvalid(AppError):
@@ -184,6 +206,7 @@ class IdempotencyKeyInvalid(AppError):
     status_code = 400
     code = "IDEMPOTENCY_KEY_INVALID"
     detail = "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID, for instance)"
+    message = "The request's Idempotency-Key is not valid."
 
 
 class IdempotencyKeyInUse(AppError):
@@ -192,6 +215,7 @@ class IdempotencyKeyInUse(AppError):
     status_code = 409
     code = "IDEMPOTENCY_KEY_IN_USE"
     detail = "a request with this Idempotency-Key was in progress; retry to get its answer"
+    message = "This change is still being saved. Please try again in a moment."
 
 
 class IdempotencyKeyReused(AppError):
@@ -200,6 +224,7 @@ class IdempotencyKeyReused(AppError):
     status_code = 422
     code = "IDEMPOTENCY_KEY_REUSED"
     detail = "this Idempotency-Key was used with a different request; use a new key"
+    message = "This change reuses the key of a different change, so it was not applied."
 
 
 class ValueNotStorable(AppError):
@@ -208,6 +233,7 @@ class ValueNotStorable(AppError):
     status_code = 422
     code = "VALUE_NOT_STORABLE"
     detail = "the database refused a value of the request"
+    message = "A value you sent could not be saved, and nothing was changed."
 
 
 class TaskIdsExhausted(AppError):
@@ -216,6 +242,7 @@ class TaskIdsExhausted(AppError):
     status_code = 507
     code = "TASK_IDS_EXHAUSTED"
     detail = "no task can be created: the service has run out of task ids"
+    message = "No new tasks can be created: the service has run out of task numbers."
 
 
 class DatabaseFull(AppError):
@@ -224,6 +251,7 @@ class DatabaseFull(AppError):
     status_code = 507
     code = "DATABASE_FULL"
     detail = "the database is full; nothing was written"
+    message = "The service has run out of storage, so nothing was saved."
 
 
 def client_errors() -> list[type[AppError]]:

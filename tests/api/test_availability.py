@@ -34,6 +34,7 @@ HEALTH_DOWN = {
     "database": "unavailable",
     "detail": UNAVAILABLE,
     "code": "DATABASE_UNAVAILABLE",
+    "message": "The service is temporarily unavailable. Please try again in a moment.",
 }
 
 

@@ -109,6 +109,7 @@ def _assert_unavailable(reply: Reply) -> None:
     assert reply.json() == {
         "detail": "the database is unavailable; try again shortly",
         "code": "DATABASE_UNAVAILABLE",
+        "message": "The service is temporarily unavailable. Please try again in a moment.",
     }
 
 

@@ -187,10 +187,18 @@ class Reply:
 
     @property
     def detail(self) -> Any:
-        """The ``detail`` of an error body (which has a ``code`` beside it, nothing else)."""
+        """The ``detail`` of an error body (``code`` and ``message`` beside it, nothing else)."""
         body = self.json()
-        assert isinstance(body, dict) and set(body) == {"detail", "code"}, body
+        assert isinstance(body, dict) and set(body) == {"detail", "code", "message"}, body
         return body["detail"]
+
+    @property
+    def message(self) -> str:
+        """The ``message`` of an error body: the sentence a frontend shows, never empty."""
+        body = self.json()
+        assert isinstance(body, dict) and isinstance(body.get("message"), str), body
+        assert body["message"].strip(), body
+        return str(body["message"])
 
     @property
     def code(self) -> str:
