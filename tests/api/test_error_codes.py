@@ -22,7 +22,7 @@ from functions import (
     list_tasks,
     update_task,
 )
-from infra import neon_local
+from infra.local import neon_local
 from shared.api import errors
 from shared.api.app import Route, create_app
 from shared.api.handler import build_handler
