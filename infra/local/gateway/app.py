@@ -1,12 +1,16 @@
 """The gateway itself, an ASGI app: what API Gateway (HTTP API) does in front of the functions.
 
-For each request: a CORS preflight is answered from the API's CORS configuration; any
-other request is matched to a serverless.yml route (none: 404 ``{"message":"Not
-Found"}``, as API Gateway answers), its whole body is read (within ``body_timeout``
-seconds and ``max_body`` bytes, else 408 or 413; a client that goes away mid-body is
-dropped and nothing is invoked), the function is invoked with a payload 2.0 event in a
-worker thread, and its result goes back with the CORS headers API Gateway would add.
-When it plays Better Auth it also serves the development JWKS.
+For each request: a request line and headers over API Gateway's 10,240 bytes are refused
+(431); a CORS preflight is answered from the API's CORS configuration; any other request
+is matched to a serverless.yml route (none: 404 ``{"message":"Not Found"}``, as API
+Gateway answers), its whole body is read (within ``body_timeout`` seconds and
+``max_body`` bytes, else 408 or 413; a client that goes away mid-body is dropped and
+nothing is invoked), the function is invoked with a payload 2.0 event in a worker
+thread, and its result goes back with the CORS headers API Gateway would add. A function
+that has not answered within API Gateway's 30 s integration timeout is answered 503
+``{"message":"Service Unavailable"}``, as API Gateway answers it; the invocation itself
+runs on, as it would on Lambda. When it plays Better Auth it also serves the development
+JWKS.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ from infra.local.gateway.events import Reply, Request, http_api_event, reply_of
 from infra.local.gateway.invokers import Invoker
 from infra.serverless.routes import HttpRoute, route_for
 
-__all__ = ["JWKS_PATH", "MAX_BODY", "Gateway"]
+__all__ = ["INTEGRATION_TIMEOUT", "JWKS_PATH", "MAX_BODY", "MAX_HEAD", "Gateway"]
 
 JWKS_PATH = "/api/auth/jwks"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's HTTP API payload limit
+# HTTP API quotas: the request line and header values together, and the integration timeout.
+MAX_HEAD = 10 * 1024
+INTEGRATION_TIMEOUT = 30.0
 WORKERS = 32  # threads waiting for a function's turn are cheap; see InProcess
 _JSON = ("content-type", "application/json")
 # Printable ASCII a log line may show as it is; anything else is percent-encoded.
@@ -58,6 +65,7 @@ class Gateway:
         jwks: dict[str, Any] | None = None,
         body_timeout: float = 30.0,
         max_body: int = MAX_BODY,
+        integration_timeout: float = INTEGRATION_TIMEOUT,
         log: Callable[[str], None] = _print,
     ) -> None:
         self._invoke = invoke
@@ -65,6 +73,7 @@ class Gateway:
         self._jwks = jwks
         self._body_timeout = body_timeout
         self._max_body = max_body
+        self._integration_timeout = integration_timeout
         self._log = log
         self._executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="lambda")
 
@@ -92,6 +101,8 @@ class Gateway:
 
     async def _answer(self, request: Request, receive: Receive) -> tuple[Reply | None, str]:
         lookup = dict(request.headers)
+        if _head_size(request) > MAX_HEAD:
+            return _message(431, "Request Header Fields Too Large"), "header limit"
         if self._jwks is not None and request.method == "GET" and request.raw_path == JWKS_PATH:
             return Reply(200, [_JSON], json.dumps(self._jwks).encode()), "development JWKS"
         if self._cors is not None and is_preflight(request.method, lookup):
@@ -127,9 +138,13 @@ class Gateway:
     async def _call(self, route: HttpRoute, request: Request) -> Reply:
         event = http_api_event(route, request)
         loop = asyncio.get_running_loop()
+        invocation = loop.run_in_executor(self._executor, self._invoke, route.function, event)
         try:
-            result = await loop.run_in_executor(self._executor, self._invoke, route.function, event)
+            result = await asyncio.wait_for(invocation, self._integration_timeout)
             return reply_of(result)
+        except TimeoutError:
+            self._log(f"gateway: {route.function} gave no answer within the integration timeout")
+            return _message(503, "Service Unavailable")
         except Exception as exc:  # a function that raised: API Gateway's own 500
             self._log(f"gateway: {route.function} failed: {type(exc).__name__}")
             return _message(500, "Internal Server Error")
@@ -140,6 +155,12 @@ class Gateway:
         # API Gateway ignores the CORS headers a function returns and adds its own.
         kept = [(k, v) for k, v in reply.headers if not k.startswith("access-control-")]
         return replace(reply, headers=kept + self._cors.actual(request.header("origin")))
+
+
+def _head_size(request: Request) -> int:
+    """The request line and header bytes, as API Gateway counts them against MAX_HEAD."""
+    line = len(request.method) + len(request.raw_path) + len(request.raw_query) + 12
+    return line + sum(len(name) + len(value) + 4 for name, value in request.headers)
 
 
 def _request(scope: Scope) -> Request:

@@ -13,6 +13,11 @@ uvicorn has no time-out for a request's head: a client that sends a few bytes of
 then nothing, would hold its connection for ever (its keep-alive timer stops at the first
 byte). :class:`TimedH11Protocol` closes such a connection after ``head_timeout`` seconds
 (with a 408 when part of a head had arrived).
+
+Like API Gateway's HTTP API, which has no WebSocket routes, it serves an ``Upgrade:
+websocket`` request as plain HTTP (uvicorn's WebSocket support is off). Heads up to
+``MAX_INCOMPLETE_HEAD`` reach the app, which refuses those over API Gateway's limit with
+431; a larger one is h11's 400.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = ["BACKLOG", "GatewayServer", "bind"]
 
 BACKLOG = 2048
 KEEP_ALIVE_SECONDS = 5
+MAX_INCOMPLETE_HEAD = 64 * 1024
 _TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
     b"content-length: 29\r\nconnection: close\r\n\r\n"
@@ -98,6 +104,8 @@ class GatewayServer:
             http=_timed_protocol(head_timeout),
             loop="asyncio",
             lifespan="off",
+            ws="none",
+            h11_max_incomplete_event_size=MAX_INCOMPLETE_HEAD,
             backlog=BACKLOG,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
             timeout_graceful_shutdown=5,
