@@ -1,7 +1,7 @@
 """Error bodies: every path answers detail, code and message; every code is documented.
 
 A frontend shows ``message`` (a sentence for a person), branches on ``code`` and leaves
-``detail`` to developers; the README and the OpenAPI document list all three.
+``detail`` to developers; docs/api.md and the OpenAPI document list all three.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from functions import (
     list_tasks,
     update_task,
 )
+from infra import ROOT
 from infra.local import neon_local
 from shared.api import errors
 from shared.api.app import Route, create_app
@@ -34,7 +34,7 @@ from tests.support.events import Reply, decode_response, http_api_event, invoke
 from tests.support.jwks_server import KeyServer
 from tests.support.resets import Configure
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+API_DOC = ROOT / "docs" / "api.md"
 # | status | `CODE` | message | meaning |
 _ROW = re.compile(r"^\| (\d{3}) \| `([A-Z_]+)` \| ([^|]+?) \|", re.M)
 MISSING_ID = 2**31 - 1
@@ -46,10 +46,10 @@ def _openapi() -> dict[str, Any]:
 
 
 def test_the_readme_lists_exactly_the_codes_a_client_can_receive_with_their_messages() -> None:
-    # GIVEN the error classes and the README's table
+    # GIVEN the error classes and docs/api.md's table
     defined = {(str(kind.status_code), kind.code, kind.message) for kind in client_errors()}
     # WHEN the table's rows are read
-    listed = _ROW.findall(README.read_text(encoding="utf-8"))
+    listed = _ROW.findall(API_DOC.read_text(encoding="utf-8"))
     # THEN each code is listed once, under its status, beside its message, and nothing else is
     assert len(listed) == len(set(listed))
     assert set(listed) == defined

@@ -34,7 +34,7 @@ def test_a_frontend_creates_lists_toggles_and_deletes_through_cors(
     created = page.evaluate(
         "Promise.all(Array.from({length: 101}, (_, i) => client.create(`task ${i}`)))"
     )
-    # THEN all are created, the first page says there is a next one, and the README's loop
+    # THEN all are created, the first page says there is a next one, and docs/api.md's loop
     # follows Link to page 2 and returns every task
     assert {reply["status"] for reply in created} == {201}
     first = page.evaluate("client.firstPage()")

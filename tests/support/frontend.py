@@ -1,6 +1,6 @@
 """A frontend's page for the browser tests: a todo client as a Next.js app would write it.
 
-Its list function is the README's own ``fetchAllTasks`` (taken from the README at run time,
+Its list function is docs/api.md's own ``fetchAllTasks`` (taken from docs/api.md at run time,
 so the documented loop is the one a browser runs); the others call ``fetch`` with the
 bearer token and JSON, which makes every request a CORS preflight's case.
 """
@@ -8,11 +8,12 @@ bearer token and JSON, which makes every request a CORS preflight's case.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-__all__ = ["frontend_page", "readme_fetch_all"]
+from infra import ROOT
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+__all__ = ["api_doc_fetch_all", "frontend_page"]
+
+API_DOC = ROOT / "docs" / "api.md"
 
 _CLIENT = """
 window.todo = (api, userId, token) => {
@@ -40,18 +41,18 @@ window.todo = (api, userId, token) => {
 """
 
 
-def readme_fetch_all() -> str:
-    """The README's JavaScript ``fetchAllTasks``, as written there."""
-    blocks = re.findall(r"```js\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+def api_doc_fetch_all() -> str:
+    """docs/api.md's JavaScript ``fetchAllTasks``, as written there."""
+    blocks = re.findall(r"```js\n(.*?)```", API_DOC.read_text(encoding="utf-8"), re.DOTALL)
     found = [block for block in blocks if "async function fetchAllTasks" in block]
-    assert found, "the README no longer shows fetchAllTasks"
+    assert found, "docs/api.md no longer shows fetchAllTasks"
     return str(found[0])
 
 
 def frontend_page() -> str:
-    """The page's HTML: the README's loop and a small client on ``window.todo``."""
+    """The page's HTML: docs/api.md's loop and a small client on ``window.todo``."""
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>todo frontend</title>"
-        f"<script>{readme_fetch_all()}\n{_CLIENT}</script></head>"
+        f"<script>{api_doc_fetch_all()}\n{_CLIENT}</script></head>"
         "<body><h1>todo</h1></body></html>"
     )
