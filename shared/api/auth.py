@@ -15,7 +15,9 @@ Which keys verify a token is decided by configuration alone, never by the token:
    ``AUTH_ISSUER`` / ``AUTH_AUDIENCE`` are set.
 3. Neither: every call raises ``ConfigurationError``.
 
-In both modes ``exp`` and ``sub`` are required, with a 30 second clock leeway.
+In both modes ``exp`` and ``sub`` are required, and ``exp``, ``nbf`` and ``iat`` must be
+JSON numbers (RFC 7519 NumericDates; shared/api/token_dates.py), with a 30 second clock
+leeway.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -33,13 +36,13 @@ from urllib.parse import urlsplit
 import jwt
 from jwt.exceptions import InvalidSubjectError
 
-from shared.api.key_set import KeySet, issued_at
+from shared.api.key_set import KeySet
+from shared.api.token_dates import check_dates, issued_at
 from shared.core.errors import (
     AuthenticationError,
     ConfigurationError,
     MissingToken,
     PermissionDenied,
-    TokenExpired,
 )
 from shared.core.settings import Settings
 
@@ -81,7 +84,6 @@ _NOT_CONFIGURED = (
     "(JWKS mode), or BETTER_AUTH_SECRET (HS256 mode)"
 )
 _REJECTIONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
-    (jwt.ImmatureSignatureError, "token not yet valid"),
     (jwt.InvalidIssuerError, "token issuer not accepted"),
     (jwt.InvalidAudienceError, "token audience not accepted"),
     (jwt.MissingRequiredClaimError, "token is missing a required claim"),
@@ -220,17 +222,18 @@ def _claims(token: str, verifier: _Verifier) -> dict[str, Any]:
         raise AuthenticationError("token algorithm not allowed")
     key = _key(token, header, verifier)
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             key,
             algorithms=list(verifier.algorithms),
             issuer=verifier.issuer,
             audience=verifier.audience,
-            leeway=LEEWAY_SECONDS,
             options=_options(verifier),
         )
     except jwt.PyJWTError as exc:
         raise _rejection(exc) from None
+    check_dates(claims, time.time(), LEEWAY_SECONDS)
+    return claims
 
 
 def _unverified(segment: str) -> dict[str, Any]:
@@ -261,14 +264,21 @@ def _key(token: str, header: dict[str, Any], verifier: _Verifier) -> str | jwt.P
 
 
 def _options(verifier: _Verifier) -> Options:
-    """Decode options; aud is only verified when an audience is expected."""
-    return {"require": ["exp", "sub"], "verify_aud": verifier.audience is not None}
+    """Decode options; aud is only verified when an audience is expected.
+
+    The dates are checked by ``check_dates`` instead: PyJWT would take a string for one.
+    """
+    return {
+        "require": ["exp", "sub"],
+        "verify_aud": verifier.audience is not None,
+        "verify_exp": False,
+        "verify_nbf": False,
+        "verify_iat": False,
+    }
 
 
 def _rejection(exc: jwt.PyJWTError) -> AuthenticationError:
     """Map a PyJWT failure to a short client-safe error (its own text may echo token parts)."""
-    if isinstance(exc, jwt.ExpiredSignatureError):
-        return TokenExpired()
     for kind, message in _REJECTIONS:
         if isinstance(exc, kind):
             return AuthenticationError(message)

@@ -19,7 +19,6 @@ public ``get_signing_keys`` with its cache off; this module decides when:
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ import jwt
 
 from shared.core.errors import AuthenticationError, KeySetUnavailable
 
-__all__ = ["KeySet", "issued_at"]
+__all__ = ["KeySet"]
 
 
 class KeySet:
@@ -78,15 +77,3 @@ class KeySet:
             raise KeySetUnavailable from exc
         self._keys = {key.key_id: key for key in keys if key.key_id}
         self._fetched, self._fetched_wall = time.monotonic(), time.time()
-
-
-def issued_at(claims: dict[str, object]) -> float | None:
-    """A claims set's ``iat`` when it is a finite number of seconds, else None."""
-    iat = claims.get("iat")
-    if isinstance(iat, bool) or not isinstance(iat, int | float):
-        return None
-    try:
-        seconds = float(iat)
-    except OverflowError:  # an integer of hundreds of digits
-        return None
-    return seconds if math.isfinite(seconds) else None
