@@ -10,12 +10,16 @@ Which keys verify a token is decided by configuration alone, never by the token:
    HS256 token is always rejected here, even when the secret is also set.
    ``iss`` and ``aud`` are required: ``AUTH_ISSUER`` / ``AUTH_AUDIENCE``, each
    defaulting to the origin of ``BETTER_AUTH_URL`` (Better Auth's own default).
+   When and how often the key set is fetched, and how long held keys outlive a
+   failing endpoint (``AUTH_KEYS_MAX_STALE_SECONDS``): shared/api/key_set.py.
 2. Shared-secret mode, when only ``BETTER_AUTH_SECRET`` is set: HS256 only,
    secret of at least 32 bytes; ``iss`` / ``aud`` are checked only when
    ``AUTH_ISSUER`` / ``AUTH_AUDIENCE`` are set.
 3. Neither: every call raises ``ConfigurationError``.
 
-In both modes ``exp`` and ``sub`` are required, with a 30 second clock leeway.
+In both modes ``exp`` and ``sub`` are required, and ``exp``, ``nbf`` and ``iat`` must be
+JSON numbers (RFC 7519 NumericDates; shared/api/token_dates.py), with a 30 second clock
+leeway.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -33,13 +38,15 @@ from urllib.parse import urlsplit
 import jwt
 from jwt.exceptions import InvalidSubjectError
 
-from shared.api.key_set import KeySet, issued_at
+from shared.api.key_set import Clock, KeySet, Policy
+from shared.api.token_dates import check_dates, issued_at
 from shared.core.errors import (
     AuthenticationError,
     ConfigurationError,
+    KeySetRefreshing,
+    KeySetUnavailable,
     MissingToken,
     PermissionDenied,
-    TokenExpired,
 )
 from shared.core.settings import Settings
 
@@ -53,10 +60,20 @@ LEEWAY_SECONDS = 30
 JWKS_PATH = "/api/auth/jwks"
 JWKS_TIMEOUT_SECONDS = 3.0
 JWKS_LIFESPAN_SECONDS = 300.0
-# An unknown kid forces at most one refetch per this many seconds, so forged
-# kids cannot turn every request into a call to the auth server (shared/api/key_set.py:
-# a new key's first token is accepted at once all the same).
-JWKS_REFRESH_COOLDOWN_SECONDS = 10.0
+# After a failed fetch, none for as long as the 503 tells the client to wait.
+JWKS_RETRY_SECONDS = float(KeySetUnavailable.retry_after_seconds)
+# While a stale set verifies (the endpoint failing), a refresh is tried once a minute.
+JWKS_STALE_RETRY_SECONDS = 60.0
+# Unknown kids may refetch 3 times at once, then once per 10 s: at most 9 fetches in any
+# minute however many forged kids arrive, and one forged kid leaves 2 for a rotated key.
+# The 503 for a spent allowance says when the next one comes back: one fact, in errors.py.
+JWKS_FETCH_BURST = 3
+JWKS_FETCH_REFILL_SECONDS = float(KeySetRefreshing.retry_after_seconds)
+# A kid a refetch did not find is answered 401 without fetching for this long.
+JWKS_FORGET_UNKNOWN_SECONDS = 60.0
+# What auth reads the time from (token dates, key set ages): tests replace it, before
+# the first token, to move time.
+CLOCK: Clock = time
 
 _ASYMMETRIC_ALGORITHMS = frozenset(
     {
@@ -81,7 +98,6 @@ _NOT_CONFIGURED = (
     "(JWKS mode), or BETTER_AUTH_SECRET (HS256 mode)"
 )
 _REJECTIONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
-    (jwt.ImmatureSignatureError, "token not yet valid"),
     (jwt.InvalidIssuerError, "token issuer not accepted"),
     (jwt.InvalidAudienceError, "token audience not accepted"),
     (jwt.MissingRequiredClaimError, "token is missing a required claim"),
@@ -99,6 +115,7 @@ class _Verifier:
     secret: str | None = field(repr=False)
     issuer: str | None
     audience: str | None
+    max_stale: float = 0.0  # JWKS mode: AUTH_KEYS_MAX_STALE_SECONDS
 
 
 def authenticate(authorization: str | None, settings: Settings) -> str:
@@ -142,7 +159,8 @@ def _jwks_verifier(settings: Settings) -> _Verifier:
             "AUTH_JWKS_URL without BETTER_AUTH_URL needs AUTH_ISSUER and AUTH_AUDIENCE"
         )
     algorithms = _jwks_algorithms(settings.auth_algorithms)
-    return _Verifier(algorithms, url, None, issuer, audience)
+    max_stale = float(settings.auth_keys_max_stale_seconds)
+    return _Verifier(algorithms, url, None, issuer, audience, max_stale)
 
 
 def _secret_verifier(settings: Settings) -> _Verifier:
@@ -220,17 +238,18 @@ def _claims(token: str, verifier: _Verifier) -> dict[str, Any]:
         raise AuthenticationError("token algorithm not allowed")
     key = _key(token, header, verifier)
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             key,
             algorithms=list(verifier.algorithms),
             issuer=verifier.issuer,
             audience=verifier.audience,
-            leeway=LEEWAY_SECONDS,
             options=_options(verifier),
         )
     except jwt.PyJWTError as exc:
         raise _rejection(exc) from None
+    check_dates(claims, CLOCK.time(), LEEWAY_SECONDS)
+    return claims
 
 
 def _unverified(segment: str) -> dict[str, Any]:
@@ -255,20 +274,27 @@ def _key(token: str, header: dict[str, Any], verifier: _Verifier) -> str | jwt.P
         raise AuthenticationError("token has no key id")
     assert verifier.jwks_url is not None  # a verifier has a secret or a JWKS URL
     # The payload is read (unverified) only when the kid is unknown: is the token newer?
-    return _key_set(verifier.jwks_url).signing_key(
+    return _key_set(verifier.jwks_url, verifier.max_stale).signing_key(
         kid, lambda: issued_at(_unverified(token.split(".")[1]))
     )
 
 
 def _options(verifier: _Verifier) -> Options:
-    """Decode options; aud is only verified when an audience is expected."""
-    return {"require": ["exp", "sub"], "verify_aud": verifier.audience is not None}
+    """Decode options; aud is only verified when an audience is expected.
+
+    The dates are checked by ``check_dates`` instead: PyJWT would take a string for one.
+    """
+    return {
+        "require": ["exp", "sub"],
+        "verify_aud": verifier.audience is not None,
+        "verify_exp": False,
+        "verify_nbf": False,
+        "verify_iat": False,
+    }
 
 
 def _rejection(exc: jwt.PyJWTError) -> AuthenticationError:
     """Map a PyJWT failure to a short client-safe error (its own text may echo token parts)."""
-    if isinstance(exc, jwt.ExpiredSignatureError):
-        return TokenExpired()
     for kind, message in _REJECTIONS:
         if isinstance(exc, kind):
             return AuthenticationError(message)
@@ -289,8 +315,8 @@ def _subject(claims: dict[str, Any]) -> str:
 
 
 @lru_cache(maxsize=4)
-def _key_set(jwks_url: str) -> KeySet:
-    """One key set per URL per process, so a warm Lambda container reuses its fetched keys."""
+def _key_set(jwks_url: str, max_stale: float) -> KeySet:
+    """One key set per URL (and stale limit) per process: a warm container reuses its keys."""
     client = jwt.PyJWKClient(
         jwks_url,
         cache_jwk_set=False,  # KeySet caches, and decides when to refetch
@@ -298,9 +324,14 @@ def _key_set(jwks_url: str) -> KeySet:
         # urllib's default "Python-urllib" agent is blocked by some edge firewalls.
         headers={"User-Agent": "todo-api-auth/1", "Accept": "application/json"},
     )
-    return KeySet(
-        client,
+    policy = Policy(
         lifespan=JWKS_LIFESPAN_SECONDS,
-        cooldown=JWKS_REFRESH_COOLDOWN_SECONDS,
+        max_stale=max_stale,
+        retry=JWKS_RETRY_SECONDS,
+        stale_retry=JWKS_STALE_RETRY_SECONDS,
         leeway=LEEWAY_SECONDS,
+        burst=JWKS_FETCH_BURST,
+        refill=JWKS_FETCH_REFILL_SECONDS,
+        forget_unknown=JWKS_FORGET_UNKNOWN_SECONDS,
     )
+    return KeySet(client, policy, CLOCK)

@@ -25,6 +25,7 @@ __all__ = [
     "IdempotencyKeyInvalid",
     "IdempotencyKeyReused",
     "InternalError",
+    "KeySetRefreshing",
     "KeySetUnavailable",
     "MalformedRequest",
     "MethodNotAllowed",
@@ -97,6 +98,16 @@ class KeySetUnavailable(ServiceUnavailable):
     code = "AUTH_KEYS_UNAVAILABLE"
     detail = "signing key set unavailable"
     message = "Your sign-in cannot be checked right now. Please try again in a moment."
+
+
+class KeySetRefreshing(ServiceUnavailable):
+    """The token's key is not among those held, and no refetch is allowed for a few seconds."""
+
+    code = "AUTH_KEYS_REFRESHING"
+    detail = "signing keys are being refreshed; try again shortly"
+    message = "Your sign-in cannot be checked right now. Please try again in a few seconds."
+    # Also the pace at which key refetches come back (shared/api/auth.py derives it).
+    retry_after_seconds = 10
 
 
 class AuthenticationError(AppError):

@@ -62,6 +62,10 @@ class Settings(BaseModel):
     auth_issuer: str | None = None
     auth_audience: str | None = None
     auth_algorithms: str = "EdDSA"
+    # While the JWKS endpoint fails, the keys a container holds keep verifying tokens until
+    # they are this old (default 6 h; README: Signing keys); then every token is a 503.
+    # At least the key set's 5 minute lifespan (shared/api/auth.py), at most 7 days.
+    auth_keys_max_stale_seconds: int = Field(default=21_600, ge=300, le=7 * 86_400)
 
     @model_validator(mode="before")
     @classmethod

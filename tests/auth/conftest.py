@@ -1,4 +1,5 @@
-"""Fixtures for the auth tests: a clean environment and a loopback JWKS server."""
+"""Fixtures for the auth tests: a clean environment, a loopback JWKS server, a movable clock,
+and a client sending API Gateway events through the handlers (with the database stack)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from infra.local import neon_local
+from shared.api import auth
 from shared.api.auth import reset_key_cache
+from shared.core.observability import metrics
+from tests.support.client import Client, Secrets
+from tests.support.clock import MovableClock
 from tests.support.jwks_server import JwksServer
+from tests.support.output import Output
+from tests.support.resets import new_container
 from tests.support.tokens import AUTH_ENV_VARS, SigningKey, new_key
 
 
@@ -36,3 +44,29 @@ def signing_key(jwks_server: JwksServer) -> SigningKey:
     key = new_key()
     jwks_server.publish(key)
     return key
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> MovableClock:
+    """The clock auth reads, for the test to move (a key set takes it when first built)."""
+    moved = MovableClock()
+    monkeypatch.setattr(auth, "CLOCK", moved)
+    return moved
+
+
+@pytest.fixture
+def client(
+    stack: neon_local.Stack,
+    fresh_settings: pytest.MonkeyPatch,
+    jwks_server: JwksServer,
+    secrets: Secrets,
+    output: Output,
+) -> Client:
+    """Requests through the Lambda handlers as API Gateway events, in JWKS mode as deployed
+    (only BETTER_AUTH_URL set, naming the loopback server), logs captured and leak-checked."""
+    fresh_settings.setenv("BETTER_AUTH_URL", jwks_server.origin)
+    new_container()
+    # Metrics that other tests' direct authenticate() calls added outside any invocation
+    # would be published with this test's first one.
+    metrics.clear_metrics()
+    return Client(secrets)

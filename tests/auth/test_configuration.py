@@ -6,6 +6,7 @@ import pytest
 
 from shared.api.auth import authenticate
 from shared.core.errors import AuthenticationError, ConfigurationError
+from shared.core.settings import get_settings
 from tests.support.tokens import SECRET, settings
 
 # A well-shaped token: with a valid configuration it fails as a 401, not a 500.
@@ -124,3 +125,15 @@ def test_settings_come_from_the_environment_too(monkeypatch: pytest.MonkeyPatch)
     # WHEN / THEN secret mode is configured
     with pytest.raises(AuthenticationError):
         authenticate(JUNK, config)
+
+
+@pytest.mark.parametrize("value", ["60", "0", "-1", "604801", "six hours"])
+def test_an_out_of_range_stale_key_limit_is_a_startup_error(
+    fresh_settings: pytest.MonkeyPatch, value: str
+) -> None:
+    # GIVEN AUTH_KEYS_MAX_STALE_SECONDS under the key set's 5 minute lifespan, over 7 days,
+    # or not a number
+    fresh_settings.setenv("AUTH_KEYS_MAX_STALE_SECONDS", value)
+    # WHEN / THEN the settings fail to load, naming the variable
+    with pytest.raises(ConfigurationError, match="AUTH_KEYS_MAX_STALE_SECONDS"):
+        get_settings()

@@ -106,6 +106,20 @@ def test_token_from_the_future_is_rejected(
         authenticate(bearer(sign(signing_key, payload)), config)
 
 
+@pytest.mark.parametrize(("claim", "value"), [("exp", "9999999999"), ("nbf", "1"), ("iat", "1")])
+def test_a_date_claim_that_is_a_string_is_rejected(
+    jwks_server: JwksServer, signing_key: SigningKey, claim: str, value: str
+) -> None:
+    # GIVEN a correctly signed token whose exp, nbf or iat is a string, not a NumericDate
+    payload = claims(jwks_server.origin)
+    payload[claim] = value
+    config = settings(better_auth_url=jwks_server.origin)
+    # WHEN / THEN it is a 401 with the stable code of any other invalid token
+    with pytest.raises(AuthenticationError, match="^token has an invalid date claim$") as caught:
+        authenticate(bearer(sign(signing_key, payload)), config)
+    assert caught.value.code == "INVALID_TOKEN"
+
+
 def test_wrong_issuer_is_rejected(jwks_server: JwksServer, signing_key: SigningKey) -> None:
     # GIVEN a correctly signed token from another issuer
     payload = claims(jwks_server.origin, iss="https://evil.example")

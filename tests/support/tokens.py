@@ -74,9 +74,12 @@ def new_key(kid: str | None = None) -> SigningKey:
     return SigningKey(kid or better_auth_id(), Ed25519PrivateKey.generate())
 
 
-def claims(issuer: str, *, drop: tuple[str, ...] = (), **overrides: Any) -> dict[str, Any]:
-    """A Better Auth payload for USER_ID, valid now; override or drop claims per test."""
-    now = int(time.time())
+def claims(
+    issuer: str, *, drop: tuple[str, ...] = (), now: float | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """A Better Auth payload for USER_ID, valid ``now`` (default: the real time); override
+    or drop claims per test."""
+    now = int(time.time() if now is None else now)
     payload: dict[str, Any] = {
         "iat": now,
         "id": USER_ID,

@@ -26,6 +26,7 @@ from shared.core.errors import (
     IdempotencyKeyInUse,
     IdempotencyKeyInvalid,
     IdempotencyKeyReused,
+    KeySetRefreshing,
     KeySetUnavailable,
     MissingToken,
     NotFound,
@@ -51,6 +52,7 @@ _COMMON: tuple[type[AppError], ...] = (
     ValidationFailed,
     DatabaseUnavailable,
     KeySetUnavailable,
+    KeySetRefreshing,
 )
 _BODY = (BodyNotReadable, UnsupportedMediaType)
 # What a write (the routes that take an Idempotency-Key) can answer besides.
