@@ -17,6 +17,7 @@ __all__ = [
     "ConfigurationError",
     "DatabaseBusy",
     "DatabaseFull",
+    "DatabaseMisconfigured",
     "DatabaseUnavailable",
     "IdempotencyKeyInUse",
     "IdempotencyKeyInvalid",
@@ -29,6 +30,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "RouteNotFound",
+    "SchemaNotMigrated",
     "ServiceUnavailable",
     "TaskIdsExhausted",
     "TokenExpired",
@@ -75,6 +77,26 @@ class DatabaseUnavailable(ServiceUnavailable):
 
     code = "DATABASE_UNAVAILABLE"
     detail = "the database is unavailable; try again shortly"
+
+
+class DatabaseMisconfigured(ServiceUnavailable):
+    """The database refused the login, or its name or host is wrong: an operator must fix them."""
+
+    code = "DATABASE_MISCONFIGURED"
+    detail = "the service's database settings are wrong; an operator must correct them"
+    # Asking again in seconds cannot help; the same request succeeds once they are fixed.
+    retry_after_seconds = 60
+
+
+class SchemaNotMigrated(ServiceUnavailable):
+    """The database lacks this release's tables or columns: its migrate function has not run."""
+
+    code = "SCHEMA_NOT_MIGRATED"
+    detail = (
+        "the database is not migrated to this release: run its migrate function "
+        "(make deploy-jobs STAGE=<stage>, or invoke the stage's migrate function)"
+    )
+    retry_after_seconds = 60
 
 
 class DatabaseBusy(ServiceUnavailable):

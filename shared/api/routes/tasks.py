@@ -22,6 +22,7 @@ from shared.core.errors import (
     BodyNotReadable,
     DatabaseBusy,
     DatabaseFull,
+    DatabaseMisconfigured,
     DatabaseUnavailable,
     IdempotencyKeyInUse,
     IdempotencyKeyInvalid,
@@ -30,6 +31,7 @@ from shared.core.errors import (
     MissingToken,
     NotFound,
     PermissionDenied,
+    SchemaNotMigrated,
     TaskIdsExhausted,
     TokenExpired,
     UnsupportedMediaType,
@@ -50,6 +52,8 @@ _COMMON: tuple[type[AppError], ...] = (
     PermissionDenied,
     ValidationFailed,
     DatabaseUnavailable,
+    DatabaseMisconfigured,
+    SchemaNotMigrated,
     KeySetUnavailable,
 )
 _BODY = (BodyNotReadable, UnsupportedMediaType)
