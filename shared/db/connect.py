@@ -2,9 +2,11 @@
 
 Connecting retries a few times (a suspended Neon compute takes a moment to wake); a wrong
 password, database or host fails at once with ``DatabaseMisconfigured``, saying which and
-with the server's own sentence (``shared.db.failures.misconfiguration``). Statements are
-never retried here or anywhere. The time to a usable connection, retries included, is
-published as the ``DatabaseConnectTime`` metric (milliseconds; README: Metrics).
+with the server's own sentence (``shared.db.failures.misconfiguration``). A refused
+password is first asked of the deployment's secret again (``shared.db.credentials``):
+after a rotation the function logs in with the new one. Statements are never retried
+here or anywhere. The time to a usable connection, retries included, is published as the
+``DatabaseConnectTime`` metric (milliseconds; README: Metrics).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from shared.core.errors import DatabaseMisconfigured, DatabaseUnavailable
 from shared.core.observability import logger, metrics
 from shared.core.settings import Settings
+from shared.db import credentials
 from shared.db.failures import Misconfiguration, misconfiguration, sqlstate
 from shared.db.pg8000_adapter import SingleFlightConnection
 from shared.db.tls import remember_session, start_tls
@@ -32,13 +35,36 @@ _BACKOFF_SECONDS = 0.25
 CONNECT_METRIC = "DatabaseConnectTime"
 
 
+class _PasswordRefused(Exception):
+    """The server refused the password: the secret may hold a newer one."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
     """Open one connection, retrying while the server is unreachable or waking up."""
     started = time.monotonic()
-    conn = _connect(params, settings)
+    used = credentials.current(params)
+    try:
+        conn = _connect(used, settings)
+    except _PasswordRefused as refused:
+        fresh = credentials.fresh_password(used, settings)
+        if fresh is None:
+            raise DatabaseMisconfigured(refused.reason) from None
+        conn = _connect_or_misconfigured(fresh, settings)
+        credentials.remember(params, fresh)
     elapsed_ms = (time.monotonic() - started) * 1000
     metrics.add_metric(name=CONNECT_METRIC, unit=MetricUnit.Milliseconds, value=elapsed_ms)
     return conn
+
+
+def _connect_or_misconfigured(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
+    try:
+        return _connect(params, settings)
+    except _PasswordRefused as refused:
+        raise DatabaseMisconfigured(refused.reason) from None
 
 
 def _connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
@@ -68,6 +94,8 @@ def _refuse(wrong: Misconfiguration, exc: BaseException) -> NoReturn:
         "database connection refused",
         extra={"reason": wrong.reason, "sqlstate": sqlstate(exc), "error": type(exc).__name__},
     )
+    if wrong.password_refused:
+        raise _PasswordRefused(wrong.reason) from None
     raise DatabaseMisconfigured(wrong.reason) from None
 
 
