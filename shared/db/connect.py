@@ -36,15 +36,12 @@ CONNECT_METRIC = "DatabaseConnectTime"
 
 
 class _PasswordRefused(Exception):
-    """The server refused the password: the secret may hold a newer one."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    """The server refused the password (``str()``: why): the secret may hold a newer one."""
 
 
 def connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
-    """Open one connection, retrying while the server is unreachable or waking up."""
+    """Open one connection, retrying while the server is unreachable or waking up; a
+    refused password is replaced by the secret's once (``shared.db.credentials``)."""
     started = time.monotonic()
     used = credentials.current(params)
     try:
@@ -52,7 +49,7 @@ def connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection
     except _PasswordRefused as refused:
         fresh = credentials.fresh_password(used, settings)
         if fresh is None:
-            raise DatabaseMisconfigured(refused.reason) from None
+            raise DatabaseMisconfigured(str(refused)) from None
         conn = _connect_or_misconfigured(fresh, settings)
         credentials.remember(params, fresh)
     elapsed_ms = (time.monotonic() - started) * 1000
@@ -64,7 +61,7 @@ def _connect_or_misconfigured(params: ConnectParams, settings: Settings) -> Sing
     try:
         return _connect(params, settings)
     except _PasswordRefused as refused:
-        raise DatabaseMisconfigured(refused.reason) from None
+        raise DatabaseMisconfigured(str(refused)) from None
 
 
 def _connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
