@@ -51,7 +51,7 @@ def _requires_python() -> str:
 
 DEV_PYTHON = _requires_python()  # the dev lock covers it and every newer CPython
 DIGEST_PREFIX = "# inputs-sha256: "
-HOW_TO_FIX = "run `make lock` (README: Upgrading a dependency)"
+HOW_TO_FIX = "run `make lock` (docs/contributing.md: Upgrading a dependency)"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ layers and functions of serverless.yml as JSON on stdin (``--spec -``):
   which infra/serverless/layers.js uses; ``built_layers`` maps those names back to the zips.
 * Code: a function's own zip holds only ``functions/__init__.py``, the handler's
   module, ``shared/`` minus what its group never imports and, for the jobs,
-  ``specs/schema.toml`` (verify reads it), compiled for /var/task (infra/packaging/zip_tree.py).
+  ``specs/schema.toml`` (verify reads it), compiled for /var/task (infra/packaging/zip_tree.py),
+  and the newest schema revision (``shared.db.schema_revision``: /health checks it).
 
 Afterwards every zip is checked by infra/packaging/package_check.py and the sizes are printed
 against their budgets.
@@ -37,6 +38,7 @@ from infra import ROOT
 from infra.packaging import layer_build, package_check
 from infra.packaging.layer_build import Layer, LayerError
 from infra.packaging.zip_tree import CompileError, compile_tree, tree_entries, write_zip
+from shared.db import schema_revision
 
 WORK = ROOT / ".build" / "work"
 # Lambda unpacks a function's zip into /var/task; tracebacks then show real paths.
@@ -162,6 +164,9 @@ def stage_code(group: Group, arch: str, python312: str | None) -> Path:
         destination = staging / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / relative, destination)
+    # The API's packages leave the migrations out, but /health must know the newest one.
+    built = staging / schema_revision.BUILT_FILE.relative_to(ROOT)
+    built.write_text(schema_revision.newest_revision() + "\n", encoding="utf-8")
     compile_tree(staging, python312, TASK_ROOT)
     return staging
 

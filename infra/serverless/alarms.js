@@ -1,6 +1,6 @@
 'use strict';
 
-// Optional CloudWatch alarms for a stage (serverless.yml custom.alarms, README: Alarms),
+// Optional CloudWatch alarms for a stage (serverless.yml custom.alarms, docs/operations.md: Metrics and alarms),
 // added to the compiled template by infra/serverless/plugin.js when custom.alarms.enabled:
 //
 // - ApiServerErrorRateAlarm: the HTTP API's share of 5xx answers (API Gateway's `5xx`

@@ -6,7 +6,7 @@ clients match on, ``message`` a sentence a frontend can show a person as it is (
 or a 422's first issue).
 Every 503 says when to come back (``Retry-After``), every 401 names its scheme, and is
 counted: one ``ServiceUnavailable`` metric and one named after its cause's class
-(``DatabaseUnavailable``, ``DatabaseBusy``, ``KeySetUnavailable``; README: Metrics).
+(``DatabaseUnavailable``, ``DatabaseBusy``, ``KeySetUnavailable``; docs/operations.md: Metrics).
 """
 
 from __future__ import annotations

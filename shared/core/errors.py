@@ -20,6 +20,7 @@ __all__ = [
     "ConfigurationError",
     "DatabaseBusy",
     "DatabaseFull",
+    "DatabaseMisconfigured",
     "DatabaseUnavailable",
     "IdempotencyKeyInUse",
     "IdempotencyKeyInvalid",
@@ -33,6 +34,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "RouteNotFound",
+    "SchemaNotMigrated",
     "ServiceUnavailable",
     "TaskIdsExhausted",
     "TokenExpired",
@@ -81,6 +83,30 @@ class DatabaseUnavailable(ServiceUnavailable):
 
     code = "DATABASE_UNAVAILABLE"
     detail = "the database is unavailable; try again shortly"
+
+
+class DatabaseMisconfigured(ServiceUnavailable):
+    """The database refused the login, or its name or host is wrong: an operator must fix them."""
+
+    code = "DATABASE_MISCONFIGURED"
+    detail = "the service's database settings are wrong; an operator must correct them"
+    message = (
+        "The service cannot reach its data: a setup problem. Please try again later."
+    )
+    # Asking again in seconds cannot help; the same request succeeds once they are fixed.
+    retry_after_seconds = 60
+
+
+class SchemaNotMigrated(ServiceUnavailable):
+    """The database lacks this release's tables or columns: its migrate function has not run."""
+
+    code = "SCHEMA_NOT_MIGRATED"
+    detail = (
+        "the database is not migrated to this release: run its migrate function "
+        "(make deploy-jobs STAGE=<stage>, or invoke the stage's migrate function)"
+    )
+    message = "The service is being updated. Please try again later."
+    retry_after_seconds = 60
 
 
 class DatabaseBusy(ServiceUnavailable):
@@ -266,7 +292,7 @@ class DatabaseFull(AppError):
 
 
 def client_errors() -> list[type[AppError]]:
-    """Every error class a client can receive (of those imported), as the README lists them."""
+    """Every error class a client can receive (of those imported), as docs/api.md lists them."""
     never_answered = (AppError, ServiceUnavailable, ConfigurationError)  # bases; start-up only
     found: dict[str, type[AppError]] = {}
     pending: list[type[AppError]] = [AppError]

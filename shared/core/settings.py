@@ -2,7 +2,7 @@
 
 A pydantic model filled from ``os.environ`` rather than pydantic-settings: that package
 loads its CLI, cloud-secret and dotenv sources (and argparse) with it: 15–34 ms of every
-cold start on the bench's VM (docs/performance.md), for thirteen scalar variables. The
+cold start on the bench's VM (docs/performance.md), for fourteen scalar variables. The
 precedence is the one pydantic-settings had: keyword arguments, then the environment,
 then ``.env``, then the defaults; names are matched case-insensitively and empty values
 count as unset. python-dotenv is imported only when a ``.env`` file is there, which a
@@ -49,6 +49,9 @@ class Settings(BaseModel):
 
     database_url: SecretStr | None = None
     database_url_direct: SecretStr | None = None
+    # The Secrets Manager secret (name or ARN) the URLs were deployed from, in Secrets
+    # Manager mode: read again when the password is refused (shared/db/credentials.py).
+    database_url_secret: str | None = None
     db_connect_timeout: float = Field(default=5.0, gt=0, le=60)
     db_connect_attempts: int = Field(default=3, ge=1, le=10)
     db_query_timeout: float = Field(default=10.0, gt=0, le=300)
@@ -63,7 +66,7 @@ class Settings(BaseModel):
     auth_audience: str | None = None
     auth_algorithms: str = "EdDSA"
     # While the JWKS endpoint fails, the keys a container holds keep verifying tokens until
-    # they are this old (default 6 h; README: Signing keys); then every token is a 503.
+    # they are this old (default 6 h; docs/design.md: Signing keys); then every token is a 503.
     # At least the key set's 5 minute lifespan (shared/api/auth.py), at most 7 days.
     auth_keys_max_stale_seconds: int = Field(default=21_600, ge=300, le=7 * 86_400)
 

@@ -1,9 +1,12 @@
 """Open one pg8000 connection to Neon: TCP, TLS, SCRAM, retried while the server wakes.
 
 Connecting retries a few times (a suspended Neon compute takes a moment to wake); a wrong
-password or database fails at once. Statements are never retried here or anywhere.
-The time to a usable connection, retries included, is published as the
-``DatabaseConnectTime`` metric (milliseconds; README: Metrics).
+password, database or host fails at once with ``DatabaseMisconfigured``, saying which and
+with the server's own sentence (``shared.db.failures.misconfiguration``). A refused
+password is first asked of the deployment's secret again (``shared.db.credentials``):
+after a rotation the function logs in with the new one. Statements are never retried
+here or anywhere. The time to a usable connection, retries included, is published as the
+``DatabaseConnectTime`` metric (milliseconds; docs/operations.md: Metrics).
 """
 
 from __future__ import annotations
@@ -13,34 +16,64 @@ import socket
 import ssl
 import threading
 import time
+from typing import NoReturn
 
 import pg8000.dbapi
 import scramp
 from aws_lambda_powertools.metrics import MetricUnit
 
-from shared.core.errors import DatabaseUnavailable
+from shared.core.errors import DatabaseMisconfigured, DatabaseUnavailable
 from shared.core.observability import logger, metrics
 from shared.core.settings import Settings
-from shared.db.failures import sqlstate
+from shared.db import credentials
+from shared.db.failures import Misconfiguration, misconfiguration, sqlstate
 from shared.db.pg8000_adapter import SingleFlightConnection
 from shared.db.tls import remember_session, start_tls
 from shared.db.url import ConnectParams
 
-# PgBouncer reports a failed SCRAM login as 08P01, so the message is checked too.
-_FAILED_LOGIN_TEXT = "authentication failed"
 _BACKOFF_SECONDS = 0.25
 CONNECT_METRIC = "DatabaseConnectTime"
 
 
+class _PasswordRefused(Exception):
+    """The server refused the password (``str()``: why): the secret may hold a newer one."""
+
+
 def connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
-    """Open one connection, retrying while the server is unreachable or waking up."""
+    """Open one connection, retrying while the server is unreachable or waking up; a
+    refused password is replaced by the secret's once (``shared.db.credentials``)."""
     started = time.monotonic()
+    used = credentials.current(params)
+    try:
+        conn = _connect(used, settings)
+    except _PasswordRefused as refused:
+        fresh = credentials.fresh_password(used, settings)
+        if fresh is None:
+            raise DatabaseMisconfigured(str(refused)) from None
+        conn = _connect_or_misconfigured(fresh, settings)
+        credentials.remember(params, fresh)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    metrics.add_metric(name=CONNECT_METRIC, unit=MetricUnit.Milliseconds, value=elapsed_ms)
+    return conn
+
+
+def _connect_or_misconfigured(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
+    try:
+        return _connect(params, settings)
+    except _PasswordRefused as refused:
+        raise DatabaseMisconfigured(str(refused)) from None
+
+
+def _connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
     for attempt in range(1, settings.db_connect_attempts + 1):
         try:
-            conn = _open(params, settings)
+            return _open(params, settings)
         except DatabaseUnavailable:
             raise
         except (pg8000.dbapi.Error, OSError, scramp.ScramException) as exc:
+            wrong = misconfiguration(exc, params.host, params.password)
+            if wrong is not None:
+                _refuse(wrong, exc)
             fatal, reason = _classify(exc)
             logger.warning(
                 "database connection attempt failed",
@@ -49,11 +82,18 @@ def connect(params: ConnectParams, settings: Settings) -> SingleFlightConnection
             if fatal or attempt == settings.db_connect_attempts:
                 raise DatabaseUnavailable(reason) from None
             time.sleep(_BACKOFF_SECONDS * 2 ** (attempt - 1))
-        else:
-            elapsed_ms = (time.monotonic() - started) * 1000
-            metrics.add_metric(name=CONNECT_METRIC, unit=MetricUnit.Milliseconds, value=elapsed_ms)
-            return conn
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _refuse(wrong: Misconfiguration, exc: BaseException) -> NoReturn:
+    """Log why the settings cannot work (an operator must act) and stop: no retry."""
+    logger.error(
+        "database connection refused",
+        extra={"reason": wrong.reason, "sqlstate": sqlstate(exc), "error": type(exc).__name__},
+    )
+    if wrong.password_refused:
+        raise _PasswordRefused(wrong.reason) from None
+    raise DatabaseMisconfigured(wrong.reason) from None
 
 
 def _open(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
@@ -136,13 +176,6 @@ def _check_channel_binding(conn: SingleFlightConnection, params: ConnectParams) 
 
 def _classify(exc: BaseException) -> tuple[bool, str]:
     """Whether retrying is pointless, and a message safe to show and log."""
-    state = sqlstate(exc)
-    details = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-    failed_login = _FAILED_LOGIN_TEXT in str(details.get("M", "")).lower()
-    if state.startswith("28") or failed_login or isinstance(exc, scramp.ScramException):
-        return True, "could not log in to the database: check the user and password"
-    if state == "3D000":
-        return True, "the database named in the connection URL does not exist"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return True, "the database server's TLS certificate could not be verified"
     return False, DatabaseUnavailable.detail

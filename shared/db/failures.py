@@ -1,12 +1,17 @@
-"""Which driver errors mean "the database cannot serve you now" (a 503, not a 500), and
-what a statement the database refused tells the client (``refusal``)."""
+"""Which driver errors mean "the database cannot serve you now" (a 503, not a 500), what
+a statement the database refused tells the client (``refusal``), and which failed logins
+no retry can mend (``misconfiguration``)."""
 
 from __future__ import annotations
 
+import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pg8000.dbapi
+import scramp
 from sqlalchemy.exc import DBAPIError
 
 from shared.core.errors import (
@@ -14,6 +19,7 @@ from shared.core.errors import (
     DatabaseBusy,
     DatabaseFull,
     DatabaseUnavailable,
+    SchemaNotMigrated,
     TaskIdsExhausted,
     ValueNotStorable,
 )
@@ -26,6 +32,11 @@ _UNAVAILABLE_STATES = ("08", "53300", "57P01", "57P02", "57P03")
 def sqlstate(exc: BaseException) -> str:
     """The SQLSTATE of a pg8000 (or SQLAlchemy-wrapped) error, or '' for network errors."""
     return _field(exc, "C")
+
+
+def server_message(exc: BaseException) -> str:
+    """The server's own sentence for an error (its ErrorResponse's M field), or ''."""
+    return _field(exc, "M")
 
 
 def table_named(exc: BaseException) -> str:
@@ -64,6 +75,10 @@ _REFUSALS: tuple[tuple[str, type[AppError]], ...] = (
     ("53200", DatabaseBusy),  # out_of_memory
     ("53100", DatabaseFull),  # disk_full (Neon: the project's size limit)
     ("25006", DatabaseUnavailable),  # read_only_sql_transaction: a read-only compute
+    # undefined_table, undefined_column: every statement the API sends names only its own
+    # tables and columns, so the schema is behind the code (migrate has not run).
+    ("42P01", SchemaNotMigrated),
+    ("42703", SchemaNotMigrated),
 )
 
 
@@ -83,3 +98,43 @@ def translate_errors() -> Iterator[None]:
             logger.warning("database unavailable", extra={"error": type(exc).__name__})
             raise DatabaseUnavailable from None
         raise
+
+
+# PgBouncer answers every refused client login with 08P01 (protocol_violation), so there
+# its sentence tells a wrong password ("SASL authentication failed") or database
+# ("no such database: x"; 'database "x" does not exist' where it passes the server's on)
+# from a server that is merely down ("server login has been failing, try again later").
+_FAILED_LOGIN_TEXT = "authentication failed"
+_NO_DATABASE = re.compile(r"no such database|database .* does not exist", re.IGNORECASE)
+# getaddrinfo's "no such name" answers (NXDOMAIN, or a name without addresses); a DNS
+# server that did not answer (EAI_AGAIN) is retried like any network failure.
+_UNRESOLVED = frozenset({socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)})
+
+
+@dataclass(frozen=True)
+class Misconfiguration:
+    """A login no retry can mend: why (safe to show and log), and if the password was refused."""
+
+    reason: str
+    password_refused: bool = False
+
+
+def misconfiguration(exc: BaseException, host: str, password: str) -> Misconfiguration | None:
+    """What is wrong with the connection settings, when ``exc`` says so; None otherwise."""
+    if isinstance(exc, socket.gaierror):
+        if exc.errno in _UNRESOLVED:
+            return Misconfiguration(f"the database host {host} does not resolve: check the URL")
+        return None
+    if isinstance(exc, scramp.ScramException):
+        return Misconfiguration("the database login failed: the server's SCRAM proof was wrong")
+    state = sqlstate(exc)
+    # The server's sentence names the role or database, never the password; masked anyway.
+    said = server_message(exc).replace(password, "***") if password else server_message(exc)
+    pooler = state == "08P01"
+    if state == "28P01" or (pooler and _FAILED_LOGIN_TEXT in said.lower()):
+        return Misconfiguration(f"the database refused the password: {said}", True)
+    if state.startswith("28"):
+        return Misconfiguration(f"the database refused the login: {said}")
+    if state == "3D000" or (pooler and _NO_DATABASE.search(said)):
+        return Misconfiguration(f"the database named in the URL does not exist: {said}")
+    return None

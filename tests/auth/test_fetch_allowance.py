@@ -119,7 +119,7 @@ def test_a_flood_of_forged_kids_costs_a_few_fetches_per_minute(
         clock.advance(0.25)
     # THEN no minute saw more fetches than the allowance gives (its burst, then one per refill)
     busiest = max(sum(t <= u <= t + 60 for u in fetched_at) for t in fetched_at)
-    assert busiest == FETCHES_PER_MINUTE == 9  # as README: Signing keys says
+    assert busiest == FETCHES_PER_MINUTE == 9  # as docs/design.md: Signing keys says
     # AND once the burst is spent, the endpoint sees one fetch per refill
     last_minute = [t for t in fetched_at if t >= 120]
     assert len(last_minute) == 60 / auth.JWKS_FETCH_REFILL_SECONDS

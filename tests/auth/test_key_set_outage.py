@@ -66,7 +66,7 @@ def test_held_keys_stop_verifying_at_the_default_limit(
     # GIVEN a warm container, then the auth server failing
     config = settings(better_auth_url=jwks_server.origin)
     _warm_then_fail(jwks_server, signing_key, config)
-    # WHEN the held keys reach the limit (6 h, as README: Signing keys says)
+    # WHEN the held keys reach the limit (6 h, as docs/design.md: Signing keys says)
     assert DEFAULT_MAX_STALE == 6 * HOUR
     clock.advance(DEFAULT_MAX_STALE - 1)
     assert authenticate(_token(jwks_server, signing_key, clock), config) == USER_ID

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
 from infra.local import neon_local
-from shared.core.errors import DatabaseUnavailable
+from shared.core.errors import DatabaseMisconfigured, DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect
 from shared.db.url import ConnectParams, parse_database_url
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _url(stack: neon_local.Stack, *, port: int, password: str | None = None, query: str) -> str:
@@ -90,20 +96,67 @@ def test_verify_full_with_the_wrong_ca_is_refused(stack: neon_local.Stack) -> No
     assert "certificate" in str(caught.value)
 
 
-def test_wrong_password_is_a_clear_error_without_the_password(stack: neon_local.Stack) -> None:
-    # GIVEN the right user with a wrong password
+# The server's own sentence, through PgBouncer (08P01) and from PostgreSQL (28P01, 3D000).
+_WRONG_PASSWORD = {
+    "pooler": "SASL authentication failed",
+    "direct": 'password authentication failed for user "neondb_owner"',
+}
+_NO_DATABASE = 'database "no_such_db" does not exist'
+
+
+def _port(stack: neon_local.Stack, endpoint: str) -> int:
+    return stack.pooler_port if endpoint == "pooler" else stack.pg_port
+
+
+@pytest.mark.parametrize("endpoint", ["pooler", "direct"])
+def test_wrong_password_is_refused_at_once_with_the_servers_reason(
+    stack: neon_local.Stack, endpoint: str
+) -> None:
+    # GIVEN the right user with a wrong password, and three attempts allowed
     wrong = "not-the-password-" + "x" * 8
-    params = parse_database_url(
-        _url(stack, port=stack.pooler_port, password=wrong, query="sslmode=require")
-    )
+    url = _url(stack, port=_port(stack, endpoint), password=wrong, query="sslmode=require")
     # WHEN connecting
     started = time.monotonic()
-    with pytest.raises(DatabaseUnavailable) as caught:
-        connect(params, Settings(db_connect_attempts=3))
-    # THEN it fails at once (no retry can fix a password) and says what to check
-    assert time.monotonic() - started < 2
-    assert "password" in str(caught.value) and wrong not in str(caught.value)
-    assert stack.password not in str(caught.value)
+    with pytest.raises(DatabaseMisconfigured) as caught:
+        connect(parse_database_url(url), Settings(db_connect_attempts=3))
+    # THEN it fails at once (no retry can fix a password, and the first backoff alone
+    # would take 0.25 s), saying so in the server's words, without either password
+    assert time.monotonic() - started < 0.25
+    reason = str(caught.value)
+    assert reason == f"the database refused the password: {_WRONG_PASSWORD[endpoint]}"
+    assert wrong not in reason and stack.password not in reason
+
+
+@pytest.mark.parametrize("endpoint", ["pooler", "direct"])
+def test_a_database_that_does_not_exist_is_refused_at_once_by_name(
+    stack: neon_local.Stack, endpoint: str
+) -> None:
+    # GIVEN a URL naming a database the server does not have
+    url = _url(stack, port=_port(stack, endpoint), query="sslmode=require")
+    url = url.replace(f"/{stack.database}?", "/no_such_db?")
+    # WHEN connecting with three attempts allowed
+    started = time.monotonic()
+    with pytest.raises(DatabaseMisconfigured) as caught:
+        connect(parse_database_url(url), Settings(db_connect_attempts=3))
+    # THEN it fails at once (three attempts would take over 2 s: 0.75 s of backoff, and
+    # PgBouncer holds a login for server_login_retry, 0.5 s, after a failed one), naming
+    # the database as the server (or the pooler) does
+    assert time.monotonic() - started < 1
+    assert str(caught.value) == f"the database named in the URL does not exist: {_NO_DATABASE}"
+
+
+def test_a_host_that_does_not_resolve_says_so_at_once(stack: neon_local.Stack) -> None:
+    # GIVEN a URL whose host name cannot exist (.invalid is reserved: RFC 6761)
+    host = "ep-typo-pooler.no-such-region.invalid"
+    url = _url(stack, port=stack.pooler_port, query="sslmode=require").replace("localhost", host)
+    # WHEN connecting with three attempts allowed
+    started = time.monotonic()
+    with pytest.raises(DatabaseMisconfigured) as caught:
+        connect(parse_database_url(url), Settings(db_connect_attempts=3))
+    # THEN it says which host does not resolve, at once, and nothing of the credentials
+    assert time.monotonic() - started < 0.25
+    assert str(caught.value) == f"the database host {host} does not resolve: check the URL"
+    assert stack.password not in str(caught.value) and stack.user not in str(caught.value)
 
 
 def test_refused_port_gives_the_typed_error_after_bounded_retries() -> None:
@@ -199,8 +252,48 @@ def test_a_password_reset_takes_effect_at_once_despite_the_key_cache(
     stack.admin_psql(f"ALTER ROLE {role} PASSWORD '{new}'")
     # WHEN logging in with the new password, then with the old one
     connect(direct(new), Settings()).close()
-    with pytest.raises(DatabaseUnavailable) as caught:
+    with pytest.raises(DatabaseMisconfigured) as caught:
         connect(direct(old), Settings())
     # THEN the new one works, the old one is refused, and each salt got its own key
     assert "password" in str(caught.value)
     assert len(counted_pbkdf2) == 3
+
+
+@pytest.mark.parametrize(
+    ("wrong", "said"),
+    [
+        ("password", f"the database refused the password: {_WRONG_PASSWORD['direct']}"),
+        ("database", f"the database named in the URL does not exist: {_NO_DATABASE}"),
+    ],
+)
+def test_the_migrate_command_prints_the_servers_reason(
+    stack: neon_local.Stack, wrong: str, said: str
+) -> None:
+    # GIVEN the migrate command's environment with a wrong password or database name
+    bad = "not-the-password-" + "y" * 8
+    urls = {"DATABASE_URL": stack.database_url, "DATABASE_URL_DIRECT": stack.direct_url}
+    for name, url in urls.items():
+        urls[name] = (
+            url.replace(quote(stack.password, safe=""), bad)
+            if wrong == "password"
+            else url.replace(f"/{stack.database}?", "/no_such_db?")
+        )
+    env = {**os.environ, **urls, "DB_CONNECT_ATTEMPTS": "3", "PYTHONPATH": str(ROOT)}
+    # WHEN `python -m functions.migrate` runs (it migrates through the direct endpoint)
+    done = subprocess.run(
+        [sys.executable, "-m", "functions.migrate"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # THEN it fails with the server's reason as its last line, logged once (no retries),
+    # and neither password anywhere
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == f"error: {said}"
+    assert done.stdout.count('"database connection refused"') == 1
+    assert "connection attempt failed" not in done.stdout
+    for secret in (bad, stack.password):
+        assert secret not in done.stdout + done.stderr
