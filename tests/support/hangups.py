@@ -1,7 +1,8 @@
 """A counting proxy whose server end goes away at the worst moments, as a kept connection's can.
 
 * ``say(data)``: send bytes to every open client unasked, as a server's FATAL before it
-  closes (the connection stays open meanwhile).
+  closes (the connection stays open meanwhile); ``heard_since_saying`` then counts the
+  chunks those clients send back.
 * ``hang_up_after_next_statement()``: the server's next answer is dropped and the link
   with it; the statement ran, its client never hears so.
 * ``hang_up_when_spoken_to()``: the links open now are forgotten without a word; the next
@@ -10,9 +11,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import struct
+import termios
 import threading
+import time
 
 from tests.support.counting import CountingProxy
 from tests.support.flights import FlightLink
@@ -37,10 +41,13 @@ class HangingUpProxy(CountingProxy):
     def __init__(self, upstream_port: int, *, delay: float = 0.0) -> None:
         self._drop_next_answer = threading.Event()
         self._forgotten: set[FlightLink] = set()
+        self._told: set[FlightLink] = set()
+        self.heard_since_saying = 0  # chunks from clients ``say`` spoke to, since it did
         super().__init__(upstream_port, delay=delay)
 
     def say(self, data: bytes) -> int:
-        """Send ``data`` to every open client; how many there were."""
+        """Send ``data`` to every open client, and wait until their side has received it
+        (acknowledged it); how many clients there were."""
         links = self._open_links()
         for link in links:
             link.delivered()
@@ -48,6 +55,8 @@ class HangingUpProxy(CountingProxy):
             # the last answer, up to its delayed-ACK timer (40 ms) later.
             link.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             link.client.sendall(data)
+            _until_acknowledged(link.client)
+        self._told.update(links)
         return len(links)
 
     def hang_up_after_next_statement(self) -> None:
@@ -65,6 +74,8 @@ class HangingUpProxy(CountingProxy):
             return list(self._links)
 
     def _forward(self, link: FlightLink, data: bytes, from_client: bool) -> None:
+        if from_client and link in self._told:
+            self.heard_since_saying += 1
         if link in self._forgotten if from_client else self._takes_this_answer():
             link.shut()
             return
@@ -75,3 +86,11 @@ class HangingUpProxy(CountingProxy):
             return False
         self._drop_next_answer.clear()
         return True
+
+
+def _until_acknowledged(sock: socket.socket, timeout: float = 5.0) -> None:
+    """Wait until the peer has acknowledged everything sent on ``sock`` (Linux SIOCOUTQ)."""
+    deadline = time.monotonic() + timeout
+    while struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, bytes(4)))[0]:
+        assert time.monotonic() < deadline, "the client never acknowledged the bytes"
+        time.sleep(0.001)
