@@ -15,8 +15,8 @@ NULLPOOL_FLIGHTS_BEYOND_SETUP = 1
 FIRST_CALL_FLIGHTS_BEYOND_SETUP = 1
 # 1. A connection's set-up with sslnegotiation=direct, against PostgreSQL 17+ (6 without).
 DIRECT_TLS_SETUP_FLIGHTS = 5
-# 2. A warm call on a kept connection (DB_REUSE_CONNECTION=true): the ping and the statement.
-REUSE_MAX_FLIGHTS = 2
+# 2. A warm call on a kept connection (DB_REUSE_CONNECTION=true): the statement alone.
+REUSE_MAX_FLIGHTS = 1
 # 3. Median latency ≤ round trips × RTT + this: all that is not network (the handler's CPU,
 #    TLS and SCRAM work in the client and the pooler, the database's own time).
 LATENCY_SLACK_S = 0.005

@@ -90,9 +90,7 @@ class DatabaseMisconfigured(ServiceUnavailable):
 
     code = "DATABASE_MISCONFIGURED"
     detail = "the service's database settings are wrong; an operator must correct them"
-    message = (
-        "The service cannot reach its data: a setup problem. Please try again later."
-    )
+    message = "The service cannot reach its data: a setup problem. Please try again later."
     # Asking again in seconds cannot help; the same request succeeds once they are fixed.
     retry_after_seconds = 60
 

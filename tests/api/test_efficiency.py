@@ -81,25 +81,36 @@ CASES: dict[str, tuple[LambdaHandler, str, str, Any, str]] = {
 }
 
 
-# A warm container, or a cold one (no engine yet: its first request) in each mode.
-CONTAINERS = {"warm": None, "cold nullpool": "false", "cold reuse": "true"}
+# (DB_REUSE_CONNECTION, whether the container has served a request since it started): a
+# warm container as the tests run it (NullPool), a cold one (no engine yet: its first
+# request) in each mode, and a warm one keeping its connection.
+CONTAINERS: dict[str, tuple[str | None, bool]] = {
+    "warm": (None, True),
+    "cold nullpool": ("false", False),
+    "cold reuse": ("true", False),
+    "warm reuse": ("true", True),
+}
 
 
-@pytest.mark.parametrize("reuse", list(CONTAINERS.values()), ids=list(CONTAINERS))
+@pytest.mark.parametrize("container", list(CONTAINERS.values()), ids=list(CONTAINERS))
 @pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
 def test_each_route_uses_one_connection_and_one_owned_statement(
     client: Client,
     alice: User,
     wire: Wire,
     configure: Configure,
-    reuse: str | None,
+    container: tuple[str | None, bool],
     case: tuple[LambdaHandler, str, str, Any, str],
 ) -> None:
     # GIVEN one of alice's tasks, in a warm container or a new one
     handler, method, suffix, body, verb = case
     task = client.create(alice, "measured")
+    reuse, warm = container
     if reuse is not None:
         configure(db_reuse_connection=reuse)
+        if warm:  # its connection opened, and kept if reused
+            assert client(health.handler, "GET", "/health").status == 200
+    kept = reuse == "true" and warm
     wire.reset()
     path, _, query = (alice.tasks + suffix.format(id=task["id"])).partition("?")
     # WHEN the route runs
@@ -108,9 +119,10 @@ def test_each_route_uses_one_connection_and_one_owned_statement(
     )
     # THEN it opened one connection and sent one statement, which checks ownership itself
     # (and writes return the row they wrote: no read after the write); a cold container
-    # too: the engine's first connection sends no dialect check before it
+    # too: the engine's first connection sends no dialect check before it; a kept
+    # connection is used as it is, checked without a ping
     assert reply.status < 300, reply.text
-    assert wire.connections == 1
+    assert wire.connections == (0 if kept else 1)
     [statement] = wire.statements
     assert statement.startswith(verb)
     if verb == "INSERT":  # the owner is a value of the row
