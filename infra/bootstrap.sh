@@ -27,13 +27,16 @@ HEARTBEAT=5 # seconds between "still working" lines: nothing stays silent for lo
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
-# Run a command with its output in a log; every HEARTBEAT seconds say how long it has run
-# and what `progress LOG` (the last line, by default) makes of the log. On failure show
-# the log's tail.
+# Run a command with its output in a log (LAST_LOG, removed at exit); every HEARTBEAT
+# seconds say how long it has run and what `progress LOG` makes of the log. On failure
+# show the log's tail and keep it.
+LOGS=()
+trap 'rm -f "${LOGS[@]}"' EXIT
 run_logged() {
   local what=$1 progress=$2 log started=$SECONDS pid
   shift 2
   log=$(mktemp)
+  LAST_LOG=$log
   "$@" >"$log" 2>&1 &
   pid=$!
   while ! wait_for "$pid" "$HEARTBEAT"; do
@@ -44,7 +47,7 @@ run_logged() {
     say "$what failed (its whole output: $log)"
     exit 1
   fi
-  rm -f "$log"
+  LOGS+=("$log")
 }
 
 # Whether process $1 ended within $2 seconds (checked each 0.2 s).
@@ -57,7 +60,7 @@ wait_for() {
   ! kill -0 "$1" 2>/dev/null
 }
 
-last_line() { tail -n 1 "$1" | cut -c1-100; }
+last_line() { tail -n 1 "$1" | cut -c1-100 | grep . || echo "(no output yet)"; }
 
 apt_updated=""
 apt_install() {
@@ -91,8 +94,10 @@ make_venv() {
   [ -x .venv/bin/python ] && return
   local python
   python=$(pick_python)
-  say "creating .venv with $($python --version)"
-  "$python" -m venv .venv 2>/dev/null || { apt_install python3-venv; "$python" -m venv .venv; }
+  # Debian's python3 lacks ensurepip (and so venv's pip) until python3-venv is installed.
+  "$python" -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+  say "creating .venv with $($python --version) (and its pip)"
+  run_logged "python -m venv" last_line "$python" -m venv .venv
 }
 
 # A lock's pins, one name==version a line, sorted (markers and hashes left out).
@@ -109,12 +114,17 @@ installed() {
     [ -z "$(comm -23 <(pins "requirements-$1.lock") <(pins requirements-dev.lock))" ]
 }
 
-# pip prints a line per package fetched, then nothing while it unpacks and compiles.
+# pip prints a line per package it fetches (or has already), then nothing while it unpacks
+# and compiles.
 pip_progress() {
+  local total
+  total=$(pins "$LOCK" | wc -l)
   if grep -q '^Installing collected packages' "$1"; then
-    echo "unpacking and compiling $(pins "$LOCK" | wc -l) packages"
+    echo "unpacking and compiling" \
+      "$(sed -n 's/^Installing collected packages: //p' "$1" | tr ',' '\n' | wc -l) packages"
   else
-    echo "$(grep -c '^Collecting' "$1")/$(pins "$LOCK" | wc -l) fetched; $(last_line "$1")"
+    echo "$(grep -c -E '^(Collecting|Requirement already satisfied)' "$1")/$total packages ready" \
+      "(last: $(grep '^Collecting' "$1" | tail -n 1 | cut -d' ' -f2))"
   fi
 }
 
@@ -129,7 +139,9 @@ install_python_packages() {
   run_logged "pip" pip_progress .venv/bin/python -m pip install --disable-pip-version-check \
     --progress-bar off --no-deps --require-hashes -r "$LOCK"
   pins_digest "$set" >".venv/.lock-$set.sha256"
-  say "installed the $set set in $((SECONDS - started)) s"
+  local added
+  added=$(sed -n 's/^Successfully installed //p' "$LAST_LOG" | wc -w)
+  say "installed the $set set in $((SECONDS - started)) s ($added packages added)"
 }
 
 install_node_packages() {
