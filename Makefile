@@ -16,7 +16,7 @@ REGION_FLAG = $(if $(REGION),--region $(REGION))
 # The local stack's URLs, for targets that talk to it (quoted values, so eval, not source).
 WITH_STACK_ENV = set -a && eval "$$($(STACK) env)" && set +a &&
 
-.PHONY: help test run run-check bootstrap bootstrap-run bootstrap-deploy lint typecheck schema \
+.PHONY: help test run origin-precheck run-check bootstrap bootstrap-run bootstrap-deploy lint typecheck schema \
         revision schema-check scan pytest lock lock-check stack-start stack-stop stack-status \
         stack-env migrate verify bench deploy deploy-jobs package package-native remove rehearse
 
@@ -28,9 +28,15 @@ test: bootstrap lock-check lint typecheck schema-check scan pytest  ## everythin
 # LAMBDA_RUNTIME=rie runs the packaged zips: that needs the deploy toolchain (osls, awslambdaric).
 RUN_SETUP = $(if $(filter rie,$(LAMBDA_RUNTIME)),bootstrap-deploy,bootstrap-run)
 
-run: $(RUN_SETUP) run-check stack-start migrate $(if $(filter rie,$(LAMBDA_RUNTIME)),package-native)  ## serve the API locally on 127.0.0.1 (the run command; LAMBDA_RUNTIME=rie: the packaged zips under the Lambda runtime)
+run: origin-precheck $(RUN_SETUP) run-check stack-start migrate $(if $(filter rie,$(LAMBDA_RUNTIME)),package-native)  ## serve the API locally on 127.0.0.1 (the run command; LAMBDA_RUNTIME=rie: the packaged zips under the Lambda runtime)
 	@echo "run: serving (Ctrl-C stops it; make stack-stop stops the database)"
 	@$(WITH_STACK_ENV) LAMBDA_RUNTIME=$(LAMBDA_RUNTIME) $(PY) -m infra.local.gateway
+
+# A FRONTEND_ORIGIN that is not origins, refused before anything is installed (the check is
+# stdlib only; exit status 2 is its refusal, anything else leaves it to run-check).
+origin-precheck:
+	@[ -z "$${FRONTEND_ORIGIN-}" ] || ! command -v python3 >/dev/null || \
+	  { python3 -m infra.serverless.origins "$$FRONTEND_ORIGIN" >/dev/null; [ $$? -ne 2 ]; }
 
 run-check: $(RUN_SETUP)  ## check what the gateway will serve with (FRONTEND_ORIGIN) before starting anything
 	@echo "run: checking the configuration (FRONTEND_ORIGIN)"
