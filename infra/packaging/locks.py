@@ -1,12 +1,18 @@
 """Lock files: every distribution each dependency set installs, pinned with its hashes.
 
-requirements.txt (what the Lambda functions import) and requirements-dev.txt (tests,
-linters, tooling; ``-r requirements.txt``) are the human-edited inputs and pin direct
-dependencies only. ``make lock`` resolves them with uv (pinned in requirements-dev.txt)
-into one lock per set, each the whole transitive set with the sha256 of every file:
+requirements.txt (what the Lambda functions import), requirements-run.txt (``make run``:
+``-r requirements.txt`` and the local gateway's server) and requirements-dev.txt (tests,
+linters, deploy tooling; ``-r requirements-run.txt``) are the human-edited inputs and pin
+direct dependencies only. ``make lock`` resolves them with uv (pinned in
+requirements-dev.txt) into one lock per set, each the whole transitive set with the sha256
+of every file:
 
 * ``requirements-dev.lock``: requirements-dev.txt for CPython 3.11+ on any platform (a
-  universal resolution); infra/bootstrap.sh installs it with ``--require-hashes``.
+  universal resolution); infra/bootstrap.sh installs it with ``--require-hashes`` for
+  ``make test`` and ``make deploy``.
+* ``requirements-run.lock``: requirements-run.txt, likewise universal, resolved within the
+  dev lock: what ``make run`` installs (infra/bootstrap.sh run), a subset of the dev set,
+  so ``make test`` after ``make run`` only adds packages.
 * ``requirements-api.lock``, ``requirements-jobs.lock``: what infra/packaging/package_build.py ships
   (requirements.txt less what the set skips) for Lambda's CPython 3.12 on manylinux
   aarch64 and x86_64, resolved for both (they must agree) within the dev lock, so a zip
@@ -14,8 +20,8 @@ into one lock per set, each the whole transitive set with the sha256 of every fi
 
 Every lock records a digest of the inputs it was made from. ``check`` (``make
 lock-check``, part of ``make test``; offline, stdlib only) fails when an input changed
-since, when a direct requirement and a lock disagree, or a shipped version is not the dev
-set's.
+since, when a direct requirement and a lock disagree, or a version of the run or a shipped
+set is not the dev set's.
 
     python -m infra.packaging.locks compile [--upgrade | --upgrade-package NAME ...]
     python -m infra.packaging.locks check
@@ -56,27 +62,32 @@ HOW_TO_FIX = "run `make lock` (docs/contributing.md: Upgrading a dependency)"
 
 @dataclass(frozen=True)
 class LockedSet:
-    """One dependency set: the requirements file it comes from and what it leaves out."""
+    """One dependency set: the requirements file it comes from, what it leaves out, and
+    whether it ships (to Lambda's CPython 3.12) or is installed here (any CPython 3.11+)."""
 
     name: str
     source: str
     skip: frozenset[str] = frozenset()
+    ships: bool = True
 
     @property
     def lock(self) -> str:
         return f"requirements-{self.name}.lock"
 
     @property
-    def ships(self) -> bool:
+    def within_dev(self) -> bool:
+        """Resolved within the dev lock: every version it holds is one the tests ran."""
         return self.name != DEV.name
 
 
-DEV = LockedSet("dev", "requirements-dev.txt")
-# The dev set comes first: the shipped sets are resolved within it.
+DEV = LockedSet("dev", "requirements-dev.txt", ships=False)
+# The dev set comes first: the others are resolved within it.
 SETS = {
     locked.name: locked
     for locked in (
         DEV,
+        # `make run`: the functions' requirements and the local gateway's (infra/bootstrap.sh).
+        LockedSet("run", "requirements-run.txt", ships=False),
         LockedSet("api", "requirements.txt", frozenset({"alembic", "fastapi-offline"})),
         # The docs function: the API set and Swagger UI's assets.
         LockedSet("docs", "requirements.txt", frozenset({"alembic"})),
@@ -238,7 +249,7 @@ def _problems(
     versions = locked_versions(text)
     yield from _pin_problems(locked, set_requirements(root, locked), versions)
     yield from (f"{locked.lock}: {name} has no hash" for name in unhashed(text))
-    if locked.ships:
+    if locked.within_dev:
         yield from _drift_problems(locked, versions, dev)
 
 
@@ -259,7 +270,8 @@ def _drift_problems(
     for name, have in sorted(versions.items()):
         if not have <= dev.get(name, set()):
             tested = _show(dev[name]) if name in dev else "nothing"
-            yield f"{locked.lock} ships {name}=={_show(have)}; {DEV.lock} (tested) has {tested}"
+            verb = "ships" if locked.ships else "installs"
+            yield f"{locked.lock} {verb} {name}=={_show(have)}; {DEV.lock} (tested) has {tested}"
 
 
 def _show(versions: set[str]) -> str:
@@ -285,10 +297,11 @@ def _resolve(root: Path, locked: LockedSet, upgrade: list[str]) -> str:
         lines = [req.line for req in set_requirements(root, locked)]
         (work / locked.source).write_text("".join(line + "\n" for line in lines))
         options = [*upgrade, locked.source]
+        if locked.within_dev:
+            shutil.copyfile(root / DEV.lock, work / DEV.lock)
+            options += ["--constraints", DEV.lock]
         if not locked.ships:
             return _uv(work, root / locked.lock, [*target_options(locked), *options])
-        shutil.copyfile(root / DEV.lock, work / DEV.lock)
-        options += ["--constraints", DEV.lock]
         bodies = {
             _uv(work, root / locked.lock, [*target_options(locked, machine), *options])
             for machine in LAMBDA_MACHINES

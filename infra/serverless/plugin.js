@@ -4,7 +4,9 @@
 //
 // 1. Refuses `deploy` when DATABASE_URL resolved empty, and any command when
 //    DATABASE_URL_SECRET is set but secretsFrom does not select it: the checks run in
-//    the `initialize` hook, before packaging, so nothing is built or uploaded.
+//    the `initialize` hook, before packaging, so nothing is built or uploaded. There too
+//    FRONTEND_ORIGIN (httpApi.cors.allowedOrigins) becomes one origin per entry, a trailing
+//    slash dropped, anything that is not an origin refused (infra/serverless/origins.py).
 //    With custom.alarms.enabled it adds the stage's alarms (infra/serverless/alarms.js).
 // 2. Builds the layers (custom.layers, one per dependency set) and the per-function code
 //    zips named by their `package.artifact` with infra/packaging/package_build.py, then adds and
@@ -60,6 +62,7 @@ class TodoApiPackaging {
       'initialize': () => {
         this.refuseDeployWithoutDatabase();
         this.refuseSecretNotSelected();
+        this.checkOrigins();
       },
       'before:package:finalize': () => {
         this.addLayers();
@@ -120,6 +123,24 @@ class TodoApiPackaging {
     const prefix = `${service.service}-${provider.getStage()}`;
     const alarms = alarmResources(service.custom.alarms, prefix, functions, app);
     Object.assign(service.provider.compiledCloudFormationTemplate.Resources, alarms);
+  }
+
+  // The same rule the local gateway applies (infra/serverless/origins.py): comma-separated
+  // origins split into entries, each scheme://host[:port]; a message naming the variable.
+  checkOrigins() {
+    const cors = (this.serverless.service.provider.httpApi || {}).cors;
+    if (!cors || !Array.isArray(cors.allowedOrigins)) return;
+    const python = this.python();
+    const args = ['-m', 'infra.serverless.origins', ...cors.allowedOrigins.map(String)];
+    const result = spawnSync(python, args, { cwd: this.serverless.serviceDir, encoding: 'utf8' });
+    if (result.error || result.status !== 0) {
+      const why = result.error ? `could not run ${python}: ${result.error.message}` : result.stderr.trim();
+      throw new this.serverless.classes.Error(
+        `${why}. Nothing was packaged or uploaded.`,
+        'TODO_API_BAD_ORIGIN'
+      );
+    }
+    cors.allowedOrigins = JSON.parse(result.stdout);
   }
 
   refuseDeployWithoutDatabase() {

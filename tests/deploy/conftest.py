@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.packaging import (
+    FRONTEND_ORIGINS,
     OPERATED_PARAMS,
     OPERATED_STAGE,
     RUNTIME_INITS,
@@ -26,9 +27,10 @@ from tests.support.packaging import (
 
 @pytest.fixture(scope="session")
 def arm64(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
-    """The arm64 packages and template, every setting exported (as a sentinel)."""
+    """The arm64 packages and template, every setting exported (as a sentinel; two
+    frontend origins)."""
     out = tmp_path_factory.mktemp("package-arm64")
-    return package("arm64", out, osls_env(SENTINELS))
+    return package("arm64", out, osls_env({**SENTINELS, "FRONTEND_ORIGIN": FRONTEND_ORIGINS}))
 
 
 @pytest.fixture(scope="session")

@@ -249,8 +249,9 @@ def test_cors_and_log_retention(arm64: Packaged) -> None:
     cors = arm64.of_type("AWS::ApiGatewayV2::Api")["HttpApi"]["Properties"]["CorsConfiguration"]
     groups = arm64.of_type("AWS::Logs::LogGroup").values()
     # WHEN they are read
-    # THEN only the configured frontend may call, with the bearer header and a key, no cookies
-    assert cors["AllowOrigins"] == [SENTINELS["FRONTEND_ORIGIN"]]
+    # THEN only the configured frontends may call (FRONTEND_ORIGIN's two origins, one per
+    # entry, the trailing slash dropped), with the bearer header and a key, no cookies
+    assert cors["AllowOrigins"] == [SENTINELS["FRONTEND_ORIGIN"], "http://localhost:3000"]
     assert set(cors["AllowHeaders"]) == {"Authorization", "Content-Type", KEY_HEADER}
     assert not cors.get("AllowCredentials", False)
     # AND a frontend can read the list's paging headers, a new task's Location, Retry-After

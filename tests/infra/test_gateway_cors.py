@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
+from infra import ROOT
 from infra.local.gateway.cors import CorsConfig, cors_config
 from infra.serverless.function_env import variables
-from tests.support.gateway import RunningGateway, call
+from infra.serverless.origins import OriginError
+from tests.support.gateway import GATEWAY_ENV, RunningGateway, call
 
 FRONTEND = "http://localhost:3000"  # FRONTEND_ORIGIN's default
 ASK = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
@@ -53,6 +59,36 @@ def test_a_preflight_outside_the_configuration_gets_no_grant(
     assert not [name for name in answer.headers if name.startswith("access-control-")]
 
 
+@pytest.mark.parametrize(
+    ("origin", "asked", "reason"),
+    [
+        ("http://localhost:3001", ASK, "origin 'http://localhost:3001' not allowed"),
+        (FRONTEND, {**ASK, "Access-Control-Request-Method": "TRACE"}, "method 'TRACE' not allowed"),
+        (
+            FRONTEND,
+            {**ASK, "Access-Control-Request-Headers": "authorization,x-secret"},
+            "header 'x-secret' not allowed (Authorization, Content-Type, Idempotency-Key)",
+        ),
+    ],
+)
+def test_a_refused_preflight_is_logged_with_the_reason(
+    gateway: RunningGateway, origin: str, asked: dict[str, str], reason: str
+) -> None:
+    # GIVEN / WHEN a preflight the configuration refuses (the browser only says "CORS error")
+    call(gateway.tasks, "OPTIONS", headers={"Origin": origin, **asked})
+    # THEN the gateway's log line for it says what was refused
+    [line] = [line for line in gateway.log if line.startswith("gateway: OPTIONS")]
+    assert f"-> 204 (CORS preflight refused: {reason}" in line
+
+
+def test_a_granted_preflight_is_logged_as_such(gateway: RunningGateway) -> None:
+    # GIVEN / WHEN the frontend's preflight
+    call(gateway.tasks, "OPTIONS", headers={"Origin": FRONTEND, **ASK})
+    # THEN the log names it without a refusal
+    [line] = [line for line in gateway.log if line.startswith("gateway: OPTIONS")]
+    assert "-> 204 (CORS preflight, " in line
+
+
 def test_responses_to_the_configured_origin_expose_the_paging_headers(
     gateway: RunningGateway,
 ) -> None:
@@ -86,6 +122,66 @@ def test_frontend_origin_sets_the_allowed_origin() -> None:
     # THEN the default is the Next.js dev server; the variable replaces it
     assert default.allowed_origins == (FRONTEND,)
     assert set_.allows_origin("https://app.example.com") and not set_.allows_origin(FRONTEND)
+
+
+def test_frontend_origin_takes_several_origins_as_people_paste_them() -> None:
+    # GIVEN / WHEN FRONTEND_ORIGIN holds two origins, one with an address bar's slash
+    both = _deployed({"FRONTEND_ORIGIN": "http://localhost:3000/, https://App.Example.com"})
+    # THEN both are allowed, each as a browser sends it
+    assert both.allowed_origins == (FRONTEND, "https://app.example.com")
+    assert both.allows_origin(FRONTEND) and both.allows_origin("https://app.example.com")
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("http://localhost:3000/app", "it has a path, query or fragment ('/app')"),
+        ("https://app.example.com/?x=1", "it has a path, query or fragment ('/?x=1')"),
+        ("https://app.example.com#top", "it has a path, query or fragment ('#top')"),
+        ("localhost:3000", "no scheme://"),
+        ("ftp://app.example.com", "the scheme is ftp, not http or https"),
+        ("http://localhost:3000, http://user@evil.test", "'user@evil.test' is not host[:port]"),
+        ("http://localhost:99999", "'localhost:99999' is not host[:port]"),
+    ],
+)
+def test_a_frontend_origin_that_is_not_an_origin_is_refused(value: str, why: str) -> None:
+    # GIVEN / WHEN the configuration is read with a FRONTEND_ORIGIN no browser ever sends
+    with pytest.raises(OriginError) as refused:
+        _deployed({"FRONTEND_ORIGIN": value})
+    # THEN it is refused, naming the variable, the bad entry, why, and what an origin is
+    message = str(refused.value)
+    assert message.startswith("FRONTEND_ORIGIN: '")
+    assert f"is not an origin: {why}; an origin is scheme://host[:port]" in message
+
+
+def test_an_empty_frontend_origin_is_refused() -> None:
+    # GIVEN / WHEN FRONTEND_ORIGIN is set to nothing (rather than unset)
+    with pytest.raises(OriginError) as refused:
+        _deployed({"FRONTEND_ORIGIN": " "})
+    # THEN it is refused, pointing at the default
+    assert str(refused.value).startswith("FRONTEND_ORIGIN is set but empty: unset it")
+
+
+def test_make_run_stops_at_start_on_a_bad_frontend_origin() -> None:
+    # GIVEN the gateway's start-up check, as `make run` runs it before anything else
+    env = {k: v for k, v in os.environ.items() if k not in GATEWAY_ENV}
+    env["FRONTEND_ORIGIN"] = "http://localhost:3000/tasks"
+    # WHEN it runs
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.local.gateway", "--check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # THEN it fails with one line naming the variable: no traceback
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "local gateway: FRONTEND_ORIGIN: 'http://localhost:3000/tasks' is not an origin"
+    )
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(

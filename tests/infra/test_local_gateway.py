@@ -82,8 +82,11 @@ def test_make_run_prints_a_token_and_curl_lines_that_work(stack: neon_local.Stac
         # WHEN its announcement is read up to the second curl line
         printed = "".join(_lines_until(process.stdout, f"curl -s http://127.0.0.1:{port}/"))
         token = re.search(r"export TOKEN=(\S+)", printed)
-        # THEN it names the URL on that port, and its token lists the demo user's tasks
+        # THEN it names the URL on that port and the browser origins CORS allows, and its
+        # token lists the demo user's tasks
         assert f"Todo API on http://127.0.0.1:{port}" in printed and token is not None
+        assert "Browsers may call it from: http://localhost:3000 (FRONTEND_ORIGIN)" in printed
+        assert stack.password not in printed
         listed = call(
             f"http://127.0.0.1:{port}/api/demo-user/tasks",
             headers={"Authorization": f"Bearer {token.group(1)}"},

@@ -83,6 +83,34 @@ def test_a_shipped_version_the_tests_never_ran_fails(
     )
 
 
+def test_a_run_version_the_tests_never_ran_fails(
+    locked_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a run lock (what `make run` installs) whose scramp is not the dev lock's
+    relock(locked_repo, overrides={"scramp": "1.4.6"}, sets=("run",))
+    # WHEN the check runs
+    code, err = check(locked_repo, capsys)
+    # THEN it fails, naming both versions: `make test` after `make run` would replace it
+    assert code == 1
+    assert (
+        "requirements-run.lock installs scramp==1.4.6; requirements-dev.lock (tested) has 1.5.0"
+        in err
+    )
+
+
+def test_a_gateway_pin_changed_without_relocking_fails(
+    locked_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the local gateway's server pin moved in requirements-run.txt only
+    edit(locked_repo / "requirements-run.txt", "uvicorn==0.54.0", "uvicorn==0.55.0")
+    # WHEN the check runs
+    code, err = check(locked_repo, capsys)
+    # THEN it fails for the run lock and for the dev lock that includes it
+    assert code == 1
+    assert "requirements-run.txt pins uvicorn==0.55.0; requirements-run.lock has 0.54.0" in err
+    assert "requirements-run.txt pins uvicorn==0.55.0; requirements-dev.lock has 0.54.0" in err
+
+
 def test_an_entry_without_hash_fails(locked_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN a lock entry edited by hand to an unhashed pin
     edit(locked_repo / "requirements-jobs.lock", lock_entry("scramp", "1.5.0"), "scramp==1.5.0\n")

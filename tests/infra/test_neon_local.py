@@ -181,6 +181,30 @@ def test_cli_status_env_and_idempotent_start(stack: neon_local.Stack, requested_
     assert again == stack
 
 
+def test_cli_start_shows_no_password(stack: neon_local.Stack, requested_dir: Path) -> None:
+    # GIVEN the running stack
+    # WHEN `make stack-start` (the CLI's start) prints what it started
+    started = cli(
+        "start",
+        "--dir",
+        str(requested_dir),
+        "--pg-port",
+        str(stack.pg_port),
+        "--pooler-port",
+        str(stack.pooler_port),
+    )
+    printed = started.stdout + started.stderr
+    # THEN nothing it printed holds the password: the URLs are masked, and it says where
+    # the whole ones are, in a file only this user may read
+    assert started.returncode == 0, printed
+    assert stack.password not in printed
+    masked = stack.database_url.replace(stack.password, "***")
+    assert f"pooled: {masked}" in started.stdout
+    env = stack.state_dir / "env"
+    assert f"URLs with the password: {env} (mode 0600; make stack-env)" in started.stdout
+    assert env.stat().st_mode & 0o777 == 0o600
+
+
 needs_root = pytest.mark.skipif(not is_root(), reason="the /tmp fallback exists only for root")
 
 

@@ -1,7 +1,7 @@
 """A small repository of requirements files and lock files, for the lock check's tests.
 
-The sets are infra/packaging/locks.py's own (dev, api, jobs) with a handful of packages and made-up
-hashes, so a test can make a pair agree or disagree by changing one line.
+The sets are infra/packaging/locks.py's own (dev, run, api, docs, jobs) with a handful of packages
+and made-up hashes, so a test can make a pair agree or disagree by changing one line.
 """
 
 from __future__ import annotations
@@ -21,30 +21,35 @@ RUNTIME = {
     "pg8000": "1.31.6",
     "PyJWT": "2.15.1",
 }
+RUN = {"uvicorn": "0.54.0"}
 DEV = {"pytest": "9.2.0", "uv": "0.13.8"}
 # What pg8000 brings in, locked in every set.
 TRANSITIVE = {"scramp": "1.5.0", "asn1crypto": "1.5.1"}
 
 
 def write_repo(root: Path) -> None:
-    """requirements.txt, requirements-dev.txt and the three locks made from them."""
-    runtime = "".join(f"{name}=={version}\n" for name, version in RUNTIME.items())
-    dev = "".join(f"{name}=={version}\n" for name, version in DEV.items())
-    (root / "requirements.txt").write_text("# What the functions import.\n" + runtime)
-    (root / "requirements-dev.txt").write_text("-r requirements.txt\n" + dev + "types-PyYAML\n")
+    """requirements.txt, requirements-run.txt, requirements-dev.txt and the locks made from them."""
+    (root / "requirements.txt").write_text("# What the functions import.\n" + _pins(RUNTIME))
+    (root / "requirements-run.txt").write_text("-r requirements.txt\n" + _pins(RUN))
+    dev = "-r requirements-run.txt\n" + _pins(DEV) + "types-PyYAML\n"
+    (root / "requirements-dev.txt").write_text(dev)
     relock(root)
 
 
-def relock(root: Path, overrides: dict[str, str] | None = None) -> None:
+def _pins(pins: dict[str, str]) -> str:
+    return "".join(f"{name}=={version}\n" for name, version in pins.items())
+
+
+def relock(root: Path, overrides: dict[str, str] | None = None, sets: tuple[str, ...] = ()) -> None:
     """Write every lock as `make lock` would for the files now under ``root``.
 
-    ``overrides`` replaces versions in the shipped sets' locks only.
+    ``overrides`` replaces versions in the locks of ``sets`` (default: the shipped ones).
     """
     digest = locks.inputs_digest(root)
     for locked in locks.SETS.values():
         pins = {req.name: req.version or "6.0.12" for req in locks.set_requirements(root, locked)}
         pins |= TRANSITIVE
-        if locked.ships:
+        if locked.name in sets or (not sets and locked.ships):
             pins |= overrides or {}
         body = "".join(lock_entry(name, version) for name, version in sorted(pins.items()))
         (root / locked.lock).write_text(locks.header(locked, digest) + body)

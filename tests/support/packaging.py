@@ -43,6 +43,9 @@ SENTINELS = {
     "AUTH_ALGORITHMS": "SENTINEL_ALGORITHMS",
     "FRONTEND_ORIGIN": "https://sentinel-origin.example.com",
 }
+# The arm64 template's FRONTEND_ORIGIN: the sentinel with the trailing slash an address bar
+# shows, and a second origin, as an operator with a local and a deployed frontend writes it.
+FRONTEND_ORIGINS = f"{SENTINELS['FRONTEND_ORIGIN']}/, http://localhost:3000"
 # Never inherited from the developer's shell: a real value would end up in the template.
 _SCRUBBED_PREFIXES = ("AWS_", "DATABASE_URL", "BETTER_AUTH_", "AUTH_", "FRONTEND_ORIGIN")
 _SCRUBBED = ("PACKAGE_ARCH", "SLS", "PYTHON")

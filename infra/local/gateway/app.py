@@ -106,7 +106,9 @@ class Gateway:
         if self._jwks is not None and request.method == "GET" and request.raw_path == JWKS_PATH:
             return Reply(200, [_JSON], json.dumps(self._jwks).encode()), "development JWKS"
         if self._cors is not None and is_preflight(request.method, lookup):
-            return Reply(PREFLIGHT_STATUS, self._cors.preflight(lookup), b""), "CORS preflight"
+            refused = self._cors.refusal(lookup)  # API Gateway says nothing: the log does
+            why = "CORS preflight" + (f" refused: {refused}" if refused else "")
+            return Reply(PREFLIGHT_STATUS, self._cors.preflight(lookup), b""), why
         route = route_for(request.method, request.raw_path)
         if route is None:
             return self._with_cors(request, _message(404, "Not Found")), "no route"

@@ -9,10 +9,15 @@ plus every route's method. API Gateway then:
 * answers a preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``)
   itself, ``204`` with no body, whether or not a route has that method; the
   ``Access-Control-Allow-*`` and ``Max-Age`` headers only when the origin, the method
-  and every requested header are allowed;
+  and every requested header are allowed (API Gateway says nothing more; the local
+  gateway logs which of them was refused: :meth:`CorsConfig.refusal`);
 * adds ``Access-Control-Allow-Origin`` (and ``Expose-Headers``, ``Allow-Credentials``)
   to a cross-origin request's response only for an allowed origin, and ignores the CORS
   headers a function returns.
+
+``allowedOrigins`` comes from ``FRONTEND_ORIGIN`` (comma-separated, normalised and checked
+by infra/serverless/origins.py, as the osls plugin does before a deploy): a value that is
+not a list of origins stops ``make run`` at start, naming the variable.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from infra.serverless.origins import origins_of
 from infra.serverless.routes import routes
 from infra.serverless.serverless_vars import Variables
 
@@ -59,17 +65,25 @@ class CorsConfig:
         """Whether ``origin`` is configured (``*`` and ``https://*``-style wildcards too)."""
         return any(_origin_pattern(allowed).fullmatch(origin) for allowed in self.allowed_origins)
 
-    def preflight(self, request: Mapping[str, str]) -> Headers:
-        """The headers of the 204 that answers a preflight with these (lower-case) headers."""
+    def refusal(self, request: Mapping[str, str]) -> str | None:
+        """Why a preflight with these (lower-case) headers gets no grant; None: granted."""
         origin = request["origin"]
         method = request["access-control-request-method"].strip().upper()
         wanted = _tokens(request.get("access-control-request-headers", ""))
         allowed = {name.lower() for name in self.allowed_headers}
-        if not (
-            self.allows_origin(origin)
-            and ("*" in self.allowed_methods or method in self.allowed_methods)
-            and ("*" in allowed or wanted <= allowed)
-        ):
+        if not self.allows_origin(origin):
+            return f"origin {_shown(origin)} not allowed ({', '.join(self.allowed_origins)})"
+        if "*" not in self.allowed_methods and method not in self.allowed_methods:
+            return f"method {_shown(method)} not allowed ({', '.join(self.allowed_methods)})"
+        if "*" not in allowed and not wanted <= allowed:
+            refused = ", ".join(_shown(name) for name in sorted(wanted - allowed))
+            return f"header {refused} not allowed ({', '.join(self.allowed_headers)})"
+        return None
+
+    def preflight(self, request: Mapping[str, str]) -> Headers:
+        """The headers of the 204 that answers a preflight with these (lower-case) headers."""
+        origin = request["origin"]
+        if self.refusal(request) is not None:
             return [("vary", "Origin")]
         found = [
             *self._origin(origin),
@@ -119,7 +133,8 @@ def cors_config(
         return _unique(resolver.resolve(item) for item in spec.get(key) or default)
 
     return CorsConfig(
-        allowed_origins=listed("allowedOrigins", DEFAULT_ORIGINS),
+        # Raises OriginError (naming FRONTEND_ORIGIN) for a value that is not origins.
+        allowed_origins=origins_of(listed("allowedOrigins", DEFAULT_ORIGINS)),
         allowed_headers=listed("allowedHeaders", DEFAULT_HEADERS),
         allowed_methods=listed("allowedMethods", _with_options(route_methods)),
         exposed_headers=listed("exposedResponseHeaders", ()),
@@ -137,6 +152,12 @@ def _with_options(route_methods: Iterable[str] | None) -> list[str]:
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
+
+
+def _shown(value: str) -> str:
+    """A request's value as a log line may show it: printable ASCII, at most 80 characters."""
+    printable = "".join(char if " " <= char <= "~" else "?" for char in value[:80])
+    return repr(printable + ("..." if len(value) > 80 else ""))
 
 
 def _tokens(value: str) -> set[str]:

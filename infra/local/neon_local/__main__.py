@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import infra.local.neon_local
-from infra.local.neon_local.commands import NeonLocalError, say
+from infra.local.neon_local.commands import NeonLocalError, say, scrub
 from infra.local.neon_local.files import Layout
 from infra.local.neon_local.pooler import pooler_pid
 from infra.local.neon_local.ports import accepting
@@ -18,10 +18,16 @@ from infra.local.neon_local.stack import existing_stack, start_configured, stop
 
 
 def _cmd_start(args: argparse.Namespace) -> int:
+    say("starting PostgreSQL and PgBouncer")
     began = time.monotonic()
     stack = start_configured(args.dir, args.pg_port, args.pooler_port, args.pool_size)
     say(f"up in {time.monotonic() - began:.1f}s; state in {stack.state_dir}")
-    print(f"pooled: {stack.database_url}\ndirect: {stack.direct_url}\nCA:     {stack.ca_file}")
+    # The password stays off the screen (and out of terminal logs and screen shares): the
+    # whole URLs are in the env file, readable by this user only, or `... env`.
+    print(f"pooled: {scrub(stack.database_url)}\ndirect: {scrub(stack.direct_url)}")
+    print(f"CA:     {stack.ca_file}")
+    env = Layout(stack.state_dir).env
+    print(f"URLs with the password: {env} (mode {env.stat().st_mode & 0o777:04o}; make stack-env)")
     return 0
 
 
