@@ -30,7 +30,7 @@ __all__ = ["JWKS_PATH", "MAX_BODY", "Gateway"]
 
 JWKS_PATH = "/api/auth/jwks"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's HTTP API payload limit
-WORKERS = 32  # threads waiting for a function's turn are cheap; see InProcess
+WORKERS = 32  # threads waiting for a function's worker process are cheap; see Workers
 _JSON = ("content-type", "application/json")
 # Printable ASCII a log line may show as it is; anything else is percent-encoded.
 _LOG_SAFE = "/?&=%:@!$'()*+,;~-._[]"

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _invoker(stage: str) -> Fleet | None:
-    """LAMBDA_RUNTIME=rie: the packaged zips under the Lambda runtime; else in-process."""
+    """LAMBDA_RUNTIME=rie: the packaged zips under the Lambda runtime; else worker processes."""
     mode = os.environ.get("LAMBDA_RUNTIME") or MODES[0]
     if mode not in MODES:
         raise SystemExit(f"local gateway: LAMBDA_RUNTIME must be one of {', '.join(MODES)}")
@@ -52,8 +52,6 @@ def _serve(api: LocalApi, sock: socket.socket) -> None:
         GatewayServer(api.gateway, sock).run()
     finally:
         api.close()
-        if isinstance(api.invoker, Fleet):
-            api.invoker.stop()
 
 
 def _announce(base_url: str, api: LocalApi) -> None:
