@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -89,6 +90,9 @@ def _invoke(handler: Handler, message: dict[str, Any], init_ms: float | None) ->
 
 def main() -> None:
     """Init, then serve invocations until the connection closes."""
+    # Ctrl-C reaches the terminal's whole process group; the gateway ends its workers itself
+    # (and a worker whose gateway is gone exits when its connection closes).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # a TextIOWrapper
     connection = Connection(int(sys.argv[1]))
     started = time.monotonic()

@@ -44,7 +44,7 @@ BOOTSTRAP = "infra.local.runtime.bootstrap"
 # A function without reserved concurrency shares the account's (1,000 by default) on
 # Lambda; here it gets a few processes (a warm one holds about 70 MB).
 DEFAULT_LIMIT = 10
-OUTPUT_WAIT = 5.0  # END follows the answer at once; allow for a loaded machine
+OUTPUT_WAIT = 5.0  # REPORT is printed before the answer is sent; allow for a loaded machine
 Echo = Callable[[str], None]
 
 
@@ -187,11 +187,11 @@ class Worker:
         return {"errorType": kind, "errorMessage": message}
 
     def _logs(self, mark: int, request_id: str | None) -> list[str]:
-        """The lines printed since ``mark``, up to the request's END line once it is there."""
-        end = f"END RequestId: {request_id}"
+        """The lines printed since ``mark``, up to the request's REPORT line (its last)."""
+        last = f"REPORT RequestId: {request_id}\t"
         deadline = time.monotonic() + OUTPUT_WAIT
         with self._seen:
-            while request_id is not None and not any(end in line for line in self._lines[mark:]):
+            while request_id is not None and not any(last in line for line in self._lines[mark:]):
                 if not self._seen.wait(max(0.0, deadline - time.monotonic())):
                     break
             logs = self._lines[mark:]
