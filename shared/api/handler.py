@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any, Protocol, cast
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -24,22 +23,21 @@ class LambdaHandler(Protocol):
     def __call__(self, event: dict[str, Any], context: Any, /) -> dict[str, Any]: ...
 
 
-# Each thread's own event loop for Mangum (see _event_loop), kept for its next invocations.
-_LOOPS = threading.local()
+_loop: asyncio.AbstractEventLoop | None = None  # the process's event loop, once made
 
 
 def _event_loop() -> None:
-    """Make this thread's loop current: Mangum runs each request on the current loop.
+    """Make the process's loop current: Mangum runs each request on the current loop.
 
-    Mangum 0.22 takes it from ``asyncio.get_event_loop()``, which raises in a thread that
-    has none (a test's or the local gateway's worker) and after an ``asyncio.run()`` in
-    the same thread, and is deprecated where it would make one. Setting it is one
-    thread-local assignment per invocation.
+    Mangum 0.22 takes it from ``asyncio.get_event_loop()``, which is deprecated where it
+    would make one (the runtime's main thread at the first invocation) and raises after
+    an ``asyncio.run()`` has closed and unset the thread's loop. One loop serves every
+    invocation of the process, one at a time, as Lambda hands them over.
     """
-    loop = getattr(_LOOPS, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = _LOOPS.loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(_loop)
 
 
 def _unreadable(asgi: Mangum, event: Any, context: Any, exc: Exception) -> bool:

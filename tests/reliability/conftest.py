@@ -1,12 +1,14 @@
 """Fixtures of the reliability suites: production auth, containers, and the leak guard.
 
 Every test here runs with the guard (the ``output`` fixture of tests/conftest.py): all it
-prints (Powertools JSON logs and EMF metrics, from this process or from worker processes
-that hand their output back) and every reply are checked at the end for the database
-password and every bearer token the test minted.
+prints (Powertools JSON logs and EMF metrics: from this process, echoed from the functions'
+worker processes, or handed back by the load test's clients) and every reply are checked at
+the end for the database password and every bearer token the test minted.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -33,9 +35,12 @@ def api(
     fresh_settings: pytest.MonkeyPatch,
     key_server: KeyServer,
     secrets: Secrets,
-) -> Api:
-    """The API as deployed: JWKS-mode auth against ``key_server``, the pooled DATABASE_URL."""
+) -> Iterator[Api]:
+    """The API as deployed: JWKS-mode auth against ``key_server``, the pooled DATABASE_URL;
+    its worker processes stop when the test ends."""
     for name in AUTH_ENV_VARS:
         fresh_settings.delenv(name, raising=False)
     configure(better_auth_url=key_server.origin, database_url=stack.database_url)
-    return Api(Tokens(key_server, secrets), secrets)
+    api = Api(Tokens(key_server, secrets), secrets)
+    yield api
+    api.close()

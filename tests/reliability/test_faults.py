@@ -2,7 +2,8 @@
 
 Every test drives the real handlers, checks the database afterwards through PostgreSQL's
 own superuser socket, and restarts whatever it stopped in a ``finally``, because the rest
-of the session shares the stack.
+of the session shares the stack. Requests in flight together run in worker processes of
+their function, one invocation per process, as on Lambda.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +31,7 @@ from tests.support.faults import FaultProxy
 from tests.support.output import Output
 from tests.support.resets import Configure
 
-from .harness import Api, background, fields, stored_tasks, timed
+from .harness import IN_FLIGHT, Api, background, fields, stored_tasks, timed
 
 MODES = {"nullpool": "false", "reuse": "true"}
 MARGIN = 0.5  # seconds of slack on any time bound: scheduling, TLS, the 503 itself
@@ -183,16 +185,17 @@ def _clients_write_through(
             if stop.is_set():
                 return
             title = f"write {n}"
-            seen[user.id].append((title, _create(api, user, title).status))
+            reply = api.submit("POST", user.tasks, token=user.token, json_body={"title": title})
+            seen[user.id].append((title, reply.result().status))
 
     def recovered(outcomes: list[tuple[str, int]]) -> bool:
         statuses = [status for _, status in outcomes]
         return 503 in statuses and statuses[-2:] == [201, 201]
 
-    with background(len(users)) as pool:
-        running = [pool.submit(write, user) for user in users]
+    with ThreadPoolExecutor(len(users)) as clients:
+        running = [clients.submit(write, user) for user in users]
         try:
-            _until(lambda: all(len(s) >= 2 for s in seen.values()), "every client writes")
+            _until(lambda: all(len(s) >= 2 for s in seen.values()), "every client writes", 60)
             with outage():
                 time.sleep(QUERY_TIMEOUT + MARGIN)  # longer than a queued statement waits
             _until(lambda: all(map(recovered, seen.values())), "every client recovers")
@@ -208,7 +211,7 @@ def _clients_write_through(
 def test_every_write_acknowledged_around_a_restart_is_kept_whole(
     component: str, mode: str, api: Api, configure: Configure, stack: neon_local.Stack
 ) -> None:
-    # GIVEN three clients writing concurrently through one container
+    # GIVEN three clients writing concurrently, each request in a container of its own
     configure(db_reuse_connection=MODES[mode], db_query_timeout=str(QUERY_TIMEOUT))
     users = [api.user() for _ in range(3)]
     restart = postgres_stopped if component == "postgres" else pooler_stopped
@@ -417,14 +420,13 @@ def _race(api: Api, stack: neon_local.Stack, output: Output) -> Race:
     user = api.user()
     call: dict[str, Any] = {"token": user.token, "json_body": {"title": "raced"}}
     call["headers"] = {"Idempotency-Key": "in-flight"}
+    api.warm("POST", user.tasks, IN_FLIGHT)  # their processes started (cold) before the race
     printed = len(output.metrics())
-    with background(16) as pool:
-        # as many as the pooler has server connections (5) wait in PostgreSQL, the rest in
-        # PgBouncer
-        with locked(stack, "LOCK TABLE tasks IN SHARE MODE"):
-            futures = [pool.submit(api.call, "POST", user.tasks, **call) for _ in range(16)]
-            _until(lambda: _waiting(stack, KEYED) == POOL_SIZE, "the pool's statements wait")
-        replies = [future.result(timeout=QUERY_TIMEOUT * 5) for future in futures]
+    # as many as the pooler has server connections (5) wait in PostgreSQL, the rest in PgBouncer
+    with locked(stack, "LOCK TABLE tasks IN SHARE MODE"):
+        futures = [api.submit("POST", user.tasks, **call) for _ in range(IN_FLIGHT)]
+        _until(lambda: _waiting(stack, KEYED) == POOL_SIZE, "the pool's statements wait")
+    replies = [future.result(timeout=QUERY_TIMEOUT * 5) for future in futures]
     return Race(user, call, replies, output.metrics()[printed:])
 
 
@@ -434,7 +436,8 @@ def test_16_keyed_duplicates_in_flight_together_write_once_and_the_rest_get_409(
 ) -> None:
     configure(db_reuse_connection=MODES[mode])
     for _ in range(ROUNDS):
-        # GIVEN 16 identical keyed creates in flight at once, held by a table lock
+        # GIVEN 16 identical keyed creates in flight at once (each in its own process), held
+        # by a table lock
         # WHEN the lock goes and they race
         race = _race(api, stack, output)
         # THEN one wrote; any that raced it in PostgreSQL were told 409 (their writes rolled
@@ -448,7 +451,7 @@ def test_16_keyed_duplicates_in_flight_together_write_once_and_the_rest_get_409(
         # AND every 201, and a retry of a 409, is the one task
         retry = api.call("POST", race.user.tasks, **race.call)
         assert {r.json()["id"] for r in [*created, retry]} == {stored["id"]}
-        # AND each invocation published its own metrics, not those of the others in flight
+        # AND each invocation published its own metrics (its process's), none of another's
         assert all(len(m.get("DatabaseConnectTime", [])) <= 1 for m in race.metrics), race.metrics
         assert sum(len(m.get("TaskCreated", [])) for m in race.metrics) == len(created)
         if 409 in statuses:

@@ -1,33 +1,28 @@
 """Concurrent duplicates: one key sent 16 times at once writes once; 16 keys write 16 times.
 
 Each request goes through its function's handler and the pooler (PgBouncer, transaction
-mode), on its own thread, released together so that the statements really overlap.
+mode), in a warm process of its own (as Lambda runs concurrent invocations), all sent
+together so that the statements really overlap.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from infra.local import neon_local
 from tests.support.events import Reply
 
-from .harness import Api, background, stored_tasks
+from .harness import IN_FLIGHT, Api, stored_tasks
 
-CLIENTS = 16
+CLIENTS = IN_FLIGHT
 
 
 def _all_at_once(api: Api, calls: list[tuple[str, str, dict[str, Any]]]) -> list[Reply]:
-    """Send every call from its own thread, all released by one barrier."""
-    barrier = threading.Barrier(len(calls))
-
-    def send(method: str, path: str, options: dict[str, Any]) -> Reply:
-        barrier.wait(timeout=10)
-        return api.call(method, path, **options)
-
-    with background(len(calls)) as pool:
-        futures = [pool.submit(send, *call) for call in calls]
-        return [future.result(timeout=60) for future in futures]
+    """Send every call at once, each to a warm process of its function (started first)."""
+    for method, path in {(method, path) for method, path, _ in calls}:
+        api.warm(method, path, len(calls))
+    futures = [api.submit(method, path, **options) for method, path, options in calls]
+    return [future.result(timeout=60) for future in futures]
 
 
 def _keyed(user_token: str, key: str, body: Any) -> dict[str, Any]:

@@ -84,9 +84,12 @@ class Client:
 
     secrets: Secrets
 
-    def __call__(
+    def __call__(self, handler: LambdaHandler, method: str, path: str, **options: Any) -> Reply:
+        """Invoke ``handler`` with the event :meth:`event` builds from ``options``."""
+        return self.checked(invoke(handler, self.event(method, path, **options)))
+
+    def event(
         self,
-        handler: LambdaHandler,
         method: str,
         path: str,
         *,
@@ -99,8 +102,8 @@ class Client:
         base64_body: bool = False,
         version: str = HTTP_API,
         request_id: str | None = None,
-    ) -> Reply:
-        """Invoke ``handler``; ``json_body`` is serialised with application/json."""
+    ) -> dict[str, Any]:
+        """The API Gateway event of a request; ``json_body`` is serialised with application/json."""
         sent = dict(headers or {})
         if token is not None:
             sent.setdefault("Authorization", f"Bearer {token}")
@@ -110,11 +113,12 @@ class Client:
         common: dict[str, Any] = {"headers": sent, "query": query, "body": body}
         common |= {"base64_body": base64_body, "request_id": request_id}
         if version == HTTP_API:
-            event = http_api_event(method, path, raw_query=raw_query, **common)
-        else:
-            assert raw_query is None, "REST API events carry parsed query parameters only"
-            event = rest_api_event(method, path, **common)
-        reply = invoke(handler, event)
+            return http_api_event(method, path, raw_query=raw_query, **common)
+        assert raw_query is None, "REST API events carry parsed query parameters only"
+        return rest_api_event(method, path, **common)
+
+    def checked(self, reply: Reply) -> Reply:
+        """``reply``, once it is known to hold no secret."""
         self.secrets.assert_absent(json.dumps(reply.raw), "a response")
         return reply
 

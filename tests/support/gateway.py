@@ -1,8 +1,8 @@
 """The local gateway (what ``make run`` serves) on a free port, and ways to talk to it.
 
 ``running_gateway`` starts it as ``make run`` does (development auth, serverless.yml's
-environment and CORS) with every invocation recorded; ``call`` is a plain HTTP client;
-``RawConnection`` writes bytes as a misbehaving client would.
+environment and CORS, each function in worker processes) with every invocation recorded;
+``call`` is a plain HTTP client; ``RawConnection`` writes bytes as a misbehaving client would.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.local.gateway import AUTH_ENV, GatewayServer, InProcess, bind, configure
+from infra.local.gateway import AUTH_ENV, GatewayServer, bind, configure
+from infra.local.runtime.workers import Workers, serverless_workers
 from tests.support.resets import new_container
 
 # Unset for a gateway as `make run` starts it: its own auth, the default frontend origin.
@@ -25,9 +26,10 @@ GATEWAY_ENV = (*AUTH_ENV, "FRONTEND_ORIGIN")
 
 @dataclass
 class Recorder:
-    """The in-process invoker, remembering each invocation's function and event."""
+    """The gateway's default invoker (worker processes), remembering each invocation's
+    function and event."""
 
-    inner: InProcess = field(default_factory=InProcess)
+    inner: Workers = field(default_factory=serverless_workers)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __call__(self, name: str, event: dict[str, Any]) -> Any:
@@ -69,11 +71,12 @@ class RunningGateway:
 def running_gateway(
     setenv: Callable[[str, str], None], user: str, **options: Any
 ) -> Iterator[RunningGateway]:
-    """Serve the gateway for ``user``'s token; ``options``: head_timeout, body_timeout."""
+    """Serve the gateway for ``user``'s token; ``options``: head_timeout, body_timeout,
+    workers (the functions' processes: default, as ``make run`` runs them)."""
     sock = bind()
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     log: list[str] = []
-    recorder = Recorder()
+    recorder = Recorder(options.pop("workers", None) or serverless_workers())
     head_timeout = options.pop("head_timeout", 10.0)
     api = configure(base, setenv=setenv, invoker=recorder, user=user, log=log.append, **options)
     new_container()  # the functions' environment is in place: settings are read anew
@@ -85,6 +88,7 @@ def running_gateway(
     finally:
         server.stop()
         api.close()
+        recorder.inner.close()
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ MAX_BODY = 10 * 1024 * 1024  # API Gateway's HTTP API payload limit
 # HTTP API quotas: the request line and header values together, and the integration timeout.
 MAX_HEAD = 10 * 1024
 INTEGRATION_TIMEOUT = 30.0
-WORKERS = 32  # threads waiting for a function's turn are cheap; see InProcess
+WORKERS = 32  # threads waiting for a function's worker process are cheap; see Workers
 _JSON = ("content-type", "application/json")
 # Printable ASCII a log line may show as it is; anything else is percent-encoded.
 _LOG_SAFE = "/?&=%:@!$'()*+,;~-._[]"

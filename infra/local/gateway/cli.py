@@ -61,7 +61,7 @@ def _origins(stage: str) -> tuple[str, ...]:
 
 
 def _invoker(stage: str) -> Fleet | None:
-    """LAMBDA_RUNTIME=rie: the packaged zips under the Lambda runtime; else in-process."""
+    """LAMBDA_RUNTIME=rie: the packaged zips under the Lambda runtime; else worker processes."""
     mode = os.environ.get("LAMBDA_RUNTIME") or MODES[0]
     if mode not in MODES:
         raise SystemExit(f"local gateway: LAMBDA_RUNTIME must be one of {', '.join(MODES)}")
@@ -73,8 +73,6 @@ def _serve(api: LocalApi, sock: socket.socket) -> None:
         GatewayServer(api.gateway, sock).run()
     finally:
         api.close()
-        if isinstance(api.invoker, Fleet):
-            api.invoker.stop()
 
 
 def _announce(base_url: str, api: LocalApi, origins: tuple[str, ...]) -> None:

@@ -10,7 +10,9 @@ from typing import Any
 from infra.local.gateway.app import Gateway
 from infra.local.gateway.auth import AUTH_ENV, DEV_USER, development_auth
 from infra.local.gateway.cors import cors_config
-from infra.local.gateway.invokers import InProcess, Invoker
+from infra.local.gateway.invokers import Invoker
+from infra.local.runtime.fleet import Fleet
+from infra.local.runtime.workers import Workers, serverless_workers
 from infra.serverless.function_env import Environment, shared_environment, variables
 from infra.serverless.routes import functions
 
@@ -28,8 +30,11 @@ class LocalApi:
     environment: Environment
 
     def close(self) -> None:
-        """Let running invocations finish, then stop the gateway's threads."""
+        """Let running invocations finish, then stop the gateway's threads and the
+        functions' processes."""
         self.gateway.close()
+        if isinstance(self.invoker, Workers | Fleet):
+            self.invoker.close()
 
 
 def configure(
@@ -45,8 +50,9 @@ def configure(
 
     With no auth configured it issues a development token for ``user`` and serves its
     JWKS (so the functions' ``BETTER_AUTH_URL`` is ``base_url``). Then the HTTP functions'
-    environment from serverless.yml is applied, as Lambda applies it; they share this
-    process, so they must agree on it. ``options`` go to :class:`Gateway` (time-outs, logging).
+    environment from serverless.yml is applied to this process's, which their worker
+    processes start from. The default invoker runs each function in up to its reserved
+    concurrency of processes. ``options`` go to :class:`Gateway` (time-outs, logging).
     """
     jwks = token = None
     if not any(os.environ.get(name) for name in AUTH_ENV):
@@ -57,6 +63,6 @@ def configure(
     for name, value in served.values.items():
         setenv(name, value)
     if invoker is None:
-        invoker = InProcess(f"{resolver.resolve('${self:service}')}-{stage}-")
+        invoker = serverless_workers(stage)
     gateway = Gateway(invoker, cors=cors_config(resolver), jwks=jwks, **options)
     return LocalApi(gateway, invoker, token, served)

@@ -21,7 +21,7 @@ from infra.serverless.routes import document, function
 
 __all__ = ["MODES", "packaged_fleet"]
 
-MODES = ("in-process", "rie")  # LAMBDA_RUNTIME's values; in-process is the default
+MODES = ("workers", "rie")  # LAMBDA_RUNTIME's values; workers (workers.py) is the default
 WORK = ROOT / ".build" / "rie"
 
 
