@@ -81,6 +81,7 @@ class Report:
     """What the checks found: lines that passed, problems, and the settings to deploy."""
 
     passed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not in the way
     problems: list[Problem] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
 
@@ -228,11 +229,14 @@ def _not_in_ssm(prefix: str, region: str) -> Problem:
 
 def _load_ssm(ssm: Any, prefix: str, found: Report) -> None:
     try:
-        found.settings.update(settings_from_ssm(ssm, prefix, found.settings))
+        loaded = settings_from_ssm(ssm, prefix, found.settings)
     except ClientError as exc:
         found.add(problems=[Problem(f"SSM {prefix}: {client_error(exc)}", _ssm_fix(exc))])
     except BotoCoreError as exc:
         found.add(problems=[Problem(f"SSM {prefix}: {exc}", _UNREACHABLE)])
+    else:  # names only: the values are secrets
+        found.settings.update(loaded)
+        found.add(f"SSM {prefix}: {', '.join(sorted(loaded)) or 'nothing the environment lacks'}")
 
 
 def _ssm_fix(exc: ClientError) -> str:
@@ -244,14 +248,15 @@ def _ssm_fix(exc: ClientError) -> str:
 def _note_region(values: Mapping[str, str], region: str, found: Report) -> None:
     neon = neon_region(values)
     if neon is not None and neon != region:
-        found.passed.append(
-            f"note: Neon's endpoint is in {neon}, the stage deploys to {region}: "
-            "every query crosses regions (deploy with REGION={neon} to avoid it)"
+        found.notes.append(
+            f"Neon's endpoint is in {neon}, the stage deploys to {region}: every query "
+            f"crosses regions (REGION={neon} avoids it)"
         )
 
 
 def _merge(report: Report, other: Report) -> None:
     report.passed.extend(other.passed)
+    report.notes.extend(other.notes)
     report.problems.extend(other.problems)
     report.settings = other.settings
 
@@ -332,7 +337,9 @@ def _listable(s3: Any, bucket: str, stage: str) -> tuple[str | None, list[Proble
 
 def render(report: Report) -> tuple[str, str]:
     """What passed (stdout) and the problems with their fixes (stderr)."""
-    passed = "\n".join(f"  ok  {line}" for line in report.passed)
+    passed = "\n".join(
+        [f"  ok    {line}" for line in report.passed] + [f"  note  {line}" for line in report.notes]
+    )
     if not report.problems:
         return passed, ""
     listed = "\n".join(f"  {n}. {problem}" for n, problem in enumerate(report.problems, 1))

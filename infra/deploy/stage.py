@@ -211,9 +211,14 @@ def _has(values: Mapping[str, str], name: str) -> bool:
 
 
 def client_error(exc: ClientError) -> str:
-    """An AWS error as ``Code: message`` (the message names no secret value)."""
+    """An AWS error as ``Code: message`` (the message names no secret value), one line."""
     error = exc.response.get("Error", {})
-    return f"{error.get('Code', 'Error')}: {error.get('Message', exc)}"
+    message = " ".join(str(error.get("Message", exc)).split())
+    cut = message if len(message) <= _MESSAGE_CHARS else message[: _MESSAGE_CHARS - 3] + "..."
+    return f"{error.get('Code', 'Error')}: {cut}"
+
+
+_MESSAGE_CHARS = 200
 
 
 def refuse(problems: list[Problem]) -> None:

@@ -299,6 +299,7 @@ def test_settings_under_an_ssm_prefix_are_found_or_named(moto_account: LambdaAcc
     missing = preflight.run(request({}, ssm_prefix="/todo-api/other/"))
     # THEN the first passes and hands the value to the deploy; the second says how to add it
     assert found.problems == [] and found.settings["DATABASE_URL"] == POOLED
+    assert "SSM /todo-api/dev: DATABASE_URL" in found.passed
     assert [p.what for p in missing.problems] == [
         f"DATABASE_URL is neither exported nor in SSM as /todo-api/other/DATABASE_URL ({REGION})"
     ]
@@ -335,3 +336,18 @@ def test_a_silent_aws_costs_at_most_the_budget(
     assert "Read timeout" in listed
     for check in (f"secret {SECRET}", "lambda:GetAccountSettings", "cloudformation:DescribeStacks"):
         assert check in listed, listed
+
+
+def test_a_neon_project_in_another_region_is_noted_not_refused(
+    moto_account: LambdaAccount,
+) -> None:
+    # GIVEN Neon's pooled endpoint in us-east-2, the stage deploying to us-east-1
+    elsewhere = POOLED.replace(f".{REGION}.", ".us-east-2.")
+    # WHEN the preflight runs
+    report = preflight.run(request({"DATABASE_URL": elsewhere}))
+    # THEN it passes, with a note saying every query would cross regions
+    assert report.problems == []
+    assert report.notes == [
+        "Neon's endpoint is in us-east-2, the stage deploys to us-east-1: every query "
+        "crosses regions (REGION=us-east-2 avoids it)"
+    ]
