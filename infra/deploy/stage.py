@@ -231,8 +231,3 @@ def refuse(problems: list[Problem]) -> None:
 def check_environment(env: Mapping[str, str]) -> None:
     """Refuse to deploy without a usable DATABASE_URL (the message never shows a password)."""
     refuse(environment_problems(env))
-
-
-def check_secret(client: SecretReader, secret_id: str) -> None:
-    """Refuse a secret that lacks a key the template resolves or holds a malformed URL."""
-    refuse(secret_problems(client, secret_id)[1])
