@@ -105,7 +105,11 @@ verify: bootstrap-run  ## compare the local database with the spec
 bench: bootstrap  ## measure round trips, latency, cold start, memory, throughput (not a test)
 	$(PY) -m bench.run
 
-deploy: bootstrap-deploy  ## deploy STAGE to AWS, then run its migrate and verify (fails loudly)
+.PHONY: preflight
+preflight: bootstrap-deploy  ## check STAGE can deploy: credentials, region, settings, concurrency, bucket (seconds, read-only)
+	$(PY) -m infra.deploy.preflight --stage $(STAGE) $(REGION_FLAG) $(if $(SSM_PREFIX),--ssm-prefix $(SSM_PREFIX)) -- $(DEPLOY_ARGS)
+
+deploy: bootstrap-deploy  ## preflight, then deploy STAGE to AWS, then run its migrate and verify (fails loudly)
 	$(PY) -m infra.deploy.deployer deploy --stage $(STAGE) $(REGION_FLAG) $(if $(SSM_PREFIX),--ssm-prefix $(SSM_PREFIX)) -- $(DEPLOY_ARGS)
 
 deploy-jobs: bootstrap-deploy  ## run migrate, then verify, on the deployed STAGE

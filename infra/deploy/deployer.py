@@ -4,8 +4,9 @@
                                   [-- EXTRA CLI ARGS, e.g. --param snapStart=true]
     python -m infra.deploy.deployer jobs --stage prod [--region R]     # migrate + verify only
 
-``deploy`` checks the environment first (DATABASE_URL present and well formed, so a
-typo fails here rather than in Lambda), runs ``osls deploy`` (the pinned CLI in
+``deploy`` runs the preflight first (infra/deploy/preflight.py: credentials, region,
+settings, concurrency, the stack and its bucket; every problem listed with its fix, in
+seconds, before anything is packaged), then ``osls deploy`` (the pinned CLI in
 node_modules unless ``--cli`` or $SLS names another), then invokes ``migrate`` and
 ``verify`` synchronously and prints their reports. A function error, a timeout or a
 missing function ends the run with exit status 1 and the function's own error message
@@ -32,39 +33,31 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from infra import ROOT
-from shared.core.errors import ConfigurationError
-from shared.db.url import parse_database_url
+from infra.deploy import preflight
+
+# The stage's names and errors, as callers of the deploy have always imported them.
+from infra.deploy.stage import DEFAULT_REGION as DEFAULT_REGION
+from infra.deploy.stage import SECRET_ENV as SECRET_ENV
+from infra.deploy.stage import SECRET_KEYS as SECRET_KEYS
+from infra.deploy.stage import DeployError as DeployError
+from infra.deploy.stage import client_error
+from infra.deploy.stage import function_name as function_name
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_lambda.type_defs import InvocationResponseTypeDef
-    from mypy_boto3_ssm import SSMClient
 
 
-SERVICE = "todo-api"  # serverless.yml's `service`; functions are SERVICE-STAGE-NAME
 JOBS = ("migrate", "verify")
 # What a successful migrate report says it did.
 MIGRATE_ACTIONS = ("upgraded", "up-to-date")
-DEFAULT_REGION = "us-east-1"  # serverless.yml's default region
-# Settings that may come from SSM; the environment wins when it has a value.
-SSM_SETTINGS = (
-    "DATABASE_URL",
-    "DATABASE_URL_DIRECT",
-    "BETTER_AUTH_URL",
-    "BETTER_AUTH_SECRET",
-    "AUTH_JWKS_URL",
-    "AUTH_ISSUER",
-    "AUTH_AUDIENCE",
-    "AUTH_ALGORITHMS",
-    "FRONTEND_ORIGIN",
-)
 # Lambda runs an invocation for at most 900 s: waiting longer than that means the
 # answer was lost, and a second attempt would run the migration twice, so never retry.
 READ_TIMEOUT = 960
@@ -74,21 +67,7 @@ INVOKE_CONFIG = Config(
     retries={"total_max_attempts": 1, "mode": "standard"},
 )
 LOG_TAIL_LINES = 20
-# The variable naming the stage's secret, and the keys serverless.yml's custom.secrets
-# resolves from it (the template test checks they agree).
-SECRET_ENV = "DATABASE_URL_SECRET"  # noqa: S105 (a variable name, not a secret)
-SECRET_KEYS = ("DATABASE_URL", "DATABASE_URL_DIRECT", "BETTER_AUTH_SECRET")
 SECRET_MODE_ARGS = ("--param", "secretsFrom=secretsmanager")
-
-
-class SecretReader(Protocol):
-    """The one Secrets Manager call the deploy makes (boto3's client has it)."""
-
-    def get_secret_value(self, *, SecretId: str) -> Mapping[str, Any]: ...  # noqa: N803 (boto3)
-
-
-class DeployError(Exception):
-    """A step failed; the message says which and why."""
 
 
 class JobFailed(DeployError):
@@ -113,74 +92,6 @@ class Target:
 
     stage: str
     region: str
-
-
-def function_name(stage: str, job: str) -> str:
-    """The deployed name of one of serverless.yml's functions."""
-    return f"{SERVICE}-{stage}-{job}"
-
-
-def settings_from_ssm(ssm: SSMClient, prefix: str, env: Mapping[str, str]) -> dict[str, str]:
-    """Values under ``prefix`` for the settings ``env`` lacks (missing parameters skipped)."""
-    wanted = {f"{prefix.rstrip('/')}/{name}": name for name in SSM_SETTINGS if not env.get(name)}
-    found: dict[str, str] = {}
-    names = sorted(wanted)
-    for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
-        reply = ssm.get_parameters(Names=names[start : start + 10], WithDecryption=True)
-        for parameter in reply["Parameters"]:
-            found[wanted[parameter["Name"]]] = parameter["Value"]
-    return found
-
-
-def check_environment(env: Mapping[str, str]) -> None:
-    """Refuse to deploy without a usable DATABASE_URL (the message never shows a password)."""
-    if not env.get("DATABASE_URL", "").strip():
-        raise DeployError(
-            "DATABASE_URL is not set: export the Neon pooled connection string "
-            f"(or pass --ssm-prefix, or name a Secrets Manager secret in {SECRET_ENV}); "
-            "nothing was deployed"
-        )
-    _check_urls(env)
-
-
-def _check_urls(values: Mapping[str, str], where: str = "") -> None:
-    try:
-        parse_database_url(values["DATABASE_URL"], name=f"DATABASE_URL{where}")
-        if values.get("DATABASE_URL_DIRECT", "").strip():
-            parse_database_url(values["DATABASE_URL_DIRECT"], name=f"DATABASE_URL_DIRECT{where}")
-    except ConfigurationError as exc:
-        raise DeployError(f"{exc}; nothing was deployed") from None
-
-
-def check_secret(client: SecretReader, secret_id: str) -> None:
-    """Refuse a secret that lacks a key the template resolves or holds a malformed URL.
-
-    CloudFormation would fail the stack half-way with "Could not find a value associated
-    with JSONKey"; here it fails first, naming the key. No value is ever shown.
-    """
-    try:
-        raw = client.get_secret_value(SecretId=secret_id).get("SecretString", "")
-    except ClientError as exc:
-        raise DeployError(
-            f"secret {secret_id}: {_client_error(exc)}; nothing was deployed"
-        ) from None
-    try:
-        values = json.loads(raw)
-    except ValueError:
-        values = None
-    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-        raise DeployError(
-            f"secret {secret_id} is not a JSON object of strings; nothing was deployed"
-        )
-    missing = [key for key in SECRET_KEYS if key not in values]
-    if missing:
-        raise DeployError(
-            f"secret {secret_id} lacks {', '.join(missing)} (store an empty string for one you "
-            "do not use); nothing was deployed"
-        )
-    if not values["DATABASE_URL"].strip():
-        raise DeployError(f"secret {secret_id}: DATABASE_URL is empty; nothing was deployed")
-    _check_urls(values, where=f" in secret {secret_id}")
 
 
 def without_secrets(env: Mapping[str, str]) -> dict[str, str]:
@@ -215,7 +126,7 @@ def invoke_job(client: LambdaClient, name: str) -> Any:
             f"running: see `aws logs tail /aws/lambda/{name}`"
         ) from None
     except ClientError as exc:
-        raise DeployError(f"{name}: invoke failed: {_client_error(exc)}") from None
+        raise DeployError(f"{name}: invoke failed: {client_error(exc)}") from None
     return interpret(name, response)
 
 
@@ -228,12 +139,7 @@ def _require_function(client: LambdaClient, name: str) -> None:
                 f"{name} does not exist in {client.meta.region_name}: was this stage "
                 "deployed there (check --stage and --region)?"
             ) from None
-        raise DeployError(f"{name}: {_client_error(exc)}") from None
-
-
-def _client_error(exc: ClientError) -> str:
-    error = exc.response.get("Error", {})
-    return f"{error.get('Code', 'Error')}: {error.get('Message', exc)}"
+        raise DeployError(f"{name}: {client_error(exc)}") from None
 
 
 def interpret(name: str, response: InvocationResponseTypeDef) -> Any:
@@ -364,22 +270,16 @@ def default_cli() -> list[str]:
 
 
 def deploy(args: argparse.Namespace, target: Target) -> None:
-    """Check the environment, deploy, migrate, verify."""
+    """Preflight (infra/deploy/preflight.py), deploy, migrate, verify."""
     env = dict(os.environ)
-    secret_id = env.get(SECRET_ENV, "").strip()
-    if args.ssm_prefix:
-        ssm = boto3.client("ssm", region_name=target.region)
-        loaded = settings_from_ssm(ssm, args.ssm_prefix, env)
-        print(f"deploy: from SSM {args.ssm_prefix}: {', '.join(sorted(loaded)) or 'nothing'}")
-        env.update(loaded)
-    extra = list(args.cli_args)
-    if secret_id:
-        reader = cast(SecretReader, boto3.client("secretsmanager", region_name=target.region))
-        check_secret(reader, secret_id)
-        print(f"deploy: {', '.join(SECRET_KEYS)} from Secrets Manager secret {secret_id}")
+    request = preflight.Request(target.stage, target.region, env, args.ssm_prefix, args.cli_args)
+    print(f"deploy: preflight of stage {target.stage} in {target.region}", flush=True)
+    report = preflight.run(request)
+    preflight.refuse(report)
+    env, extra = report.settings, list(args.cli_args)
+    if env.get(SECRET_ENV, "").strip():
+        print(f"deploy: {', '.join(SECRET_KEYS)} from Secrets Manager secret {env[SECRET_ENV]}")
         env, extra = without_secrets(env), [*SECRET_MODE_ARGS, *extra]
-    else:
-        check_environment(env)
     cli = shlex.split(args.cli) if args.cli else default_cli()
     run_cli(cli, target, env, extra)
     run_jobs(boto3.client("lambda", region_name=target.region, config=INVOKE_CONFIG), target)

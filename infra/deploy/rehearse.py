@@ -45,13 +45,20 @@ import boto3
 from infra import ROOT
 from infra.deploy import deployer
 from infra.deploy.rehearse_requests import check_routes
+from infra.deploy.stage import (
+    DEFAULT_REGION,
+    SERVICE,
+    SSM_SETTINGS,
+    DeployError,
+    check_environment,
+)
 from infra.local.neon_local import free_port
 from infra.local.runtime import emulator
 from infra.local.runtime.fleet import Fleet, FunctionSpec, unpack, unpack_layers
 from infra.serverless import routes
 
 STAGE = "rehearsal"
-REGION = deployer.DEFAULT_REGION
+REGION = DEFAULT_REGION
 DUMMY_KEY, DUMMY_SECRET = "rehearsal-dummy-key", "rehearsal-dummy-secret"
 # Compared between the stack moto holds and the template osls wrote.
 LAMBDA = "AWS::Lambda::Function"
@@ -122,9 +129,7 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 def aws_env(endpoint: str, settings: Mapping[str, str]) -> dict[str, str]:
     """This environment without AWS or app settings, pointed at the emulator, + ``settings``."""
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("AWS_") and k not in deployer.SSM_SETTINGS
+        k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in SSM_SETTINGS
     }
     env.update(
         AWS_ENDPOINT_URL=endpoint,
@@ -153,7 +158,7 @@ def read_back(aws: Aws, stage: str, package_dir: Path) -> list[Stored]:
     template = json.loads((package_dir / "cloudformation-template-update-stack.json").read_text())
     functions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == LAMBDA]
     expected = {props["FunctionName"]: props for props in functions}
-    bucket = _deployment_bucket(aws, f"{deployer.SERVICE}-{stage}")
+    bucket = _deployment_bucket(aws, f"{SERVICE}-{stage}")
     stored = [_stored(aws, fn.name, stage, bucket, expected) for fn in routes.functions()]
     stored = [_with_layers(aws, bucket, item, template) for item in stored]
     _check_role(aws, {s.config["Role"] for s in stored})
@@ -279,7 +284,7 @@ def _layers_unpacked(layers: tuple[bytes, ...], into: Path) -> Path:
 
 def rehearse(stage: str, settings: Mapping[str, str]) -> None:
     """Deploy ``stage`` to moto, read it back, run it, remove it."""
-    deployer.check_environment(settings)
+    check_environment(settings)
     secret = secrets.token_urlsafe(32)
     with moto_server() as endpoint, tempfile.TemporaryDirectory() as scratch:
         env = aws_env(endpoint, {**settings, "BETTER_AUTH_SECRET": secret})
@@ -308,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         rehearse(args.stage, settings)
-    except (RehearsalFailed, deployer.DeployError) as exc:
+    except (RehearsalFailed, DeployError) as exc:
         print(f"rehearse: FAILED: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -6,10 +6,15 @@ every setting exported with sentinel values, so tests can see exactly where each
 lands in the template; the x86_64 run has none exported and SnapStart switched on.
 """
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from moto import mock_aws
 
+from tests.support.lambda_account import LambdaAccount, answer_account_settings
 from tests.support.packaging import (
     FRONTEND_ORIGINS,
     OPERATED_PARAMS,
@@ -23,6 +28,7 @@ from tests.support.packaging import (
     osls_env,
     package,
 )
+from tests.support.stage_aws import dummy_credentials, without_aws
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +55,31 @@ def operated(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
     env = osls_env({**SENTINELS, "DATABASE_URL_SECRET": SECRET_ID})
     params = [arg for item in OPERATED_PARAMS.items() for arg in ("--param", "=".join(item))]
     return package("arm64", out, env, *params, stage=OPERATED_STAGE)
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """This process with no AWS credentials anywhere (variables, ~/.aws, instance metadata);
+    returns that environment, for a subprocess."""
+    env = without_aws(os.environ, tmp_path)
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def moto_account(
+    no_aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LambdaAccount]:
+    """moto for every AWS call, with dummy credentials and Lambda's account settings (quota
+    1,000 unless a test lowers it)."""
+    for name, value in dummy_credentials().items():
+        monkeypatch.setenv(name, value)
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        yield answer_account_settings()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

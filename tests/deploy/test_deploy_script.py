@@ -26,7 +26,8 @@ from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from infra import ROOT
-from infra.deploy import deployer
+from infra.deploy import deployer, stage
+from tests.support.lambda_account import answer_account_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -38,6 +39,7 @@ POOLED = f"postgresql://app:{SECRET_PW}@ep-x-pooler.us-east-1.aws.neon.tech/neon
 HEAD = deployer.head_revision()  # the newest revision shipped
 MIGRATED = {"action": "upgraded", "applied": [HEAD], "after": HEAD}
 VERIFIED = {"ok": True, "problems": []}
+ACCOUNT_QUOTA = 1000  # Lambda's default "Concurrent executions"
 TIMED_OUT = "RequestId: 6a1f Error: Task timed out after 300.00 seconds"
 
 
@@ -71,6 +73,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_REGION", REGION)
     with mock_aws(config={"lambda": {"use_docker": False}}):
+        answer_account_settings(ACCOUNT_QUOTA)  # the preflight reads it; moto does not model it
         yield
 
 
@@ -307,7 +310,7 @@ def test_settings_come_from_ssm_unless_exported(aws: None) -> None:
     )
     exported = {"BETTER_AUTH_URL": "https://env.example"}
     # WHEN the settings are read for a deploy
-    found = deployer.settings_from_ssm(ssm, "/todo-api/ci/", exported)
+    found = stage.settings_from_ssm(ssm, "/todo-api/ci/", exported)
     # THEN SSM fills what the environment lacks (decrypted), and the environment wins
     assert found == {"DATABASE_URL": POOLED}
 
