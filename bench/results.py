@@ -80,11 +80,15 @@ class CallsResult(TypedDict):
 # ------------------------------------------------------------------ cold start (4)
 
 
+Role = Literal["api", "docs", "job"]  # an API function, the docs function, a one-shot job
+
+
 class ModuleImport(TypedDict):
     median_s: float
-    ratio: float  # median of each round's import over the same round's bare import
+    bare_ratio: float  # median of each round's import over the same round's bare import
+    floor_ratio: float  # ... over the same round's import of bench/floor.py (the verdict's)
     runs_s: list[float]
-    job: bool  # a one-shot job, reported without a budget
+    role: Role  # only an API function's import has a budget
 
 
 class ExtraImports(TypedDict):
