@@ -3,10 +3,10 @@
 A call at an emulated RTT waits for its round trips and does its work: its median is
 modelled as the same route's median with no delay injected (the run's own baseline: its
 CPU, the pooler's and the database's time, the proxy's hops) plus round trips × the RTT
-the proxy really added; the margins allow for noise in the baseline, for an error in the
-RTT, and for the CPU coming back from each wait slower than it left. The round trips are
-the budget's (bench/budgets.py), not the ones counted, so a call that takes one more
-misses here as well as in section 1.
+the proxy really added; the margins allow for a call that waits being slower than the
+same call at 0 ms beyond its RTTs (cold caches, a core to wait for) and for noise. The
+round trips are the budget's (bench/budgets.py), not the ones counted, so a call that
+takes one more misses here as well as in section 1.
 
 Its CPU time is judged in units of bench/floor.py's request, timed in the same rounds:
 a slower machine makes both slower, a slower code path only the route.
@@ -20,7 +20,6 @@ from bench.budgets import (
     CPU_FLOOR_REQUESTS,
     CPU_MARGIN,
     LATENCY_BASELINE_MARGIN,
-    LATENCY_FLOOR_REQUESTS_PER_WAIT,
     LATENCY_SPARE_ROUND_TRIPS,
     NULLPOOL_FLIGHTS_BEYOND_SETUP,
     REUSE_MAX_FLIGHTS,
@@ -45,7 +44,6 @@ class LatencyModel:
     round_trips: int
     baseline_s: float  # the same route's median with no delay injected
     rtt_s: float  # the RTT the proxy really added
-    floor_s: float  # CPU time of bench/floor.py's request, in the same rounds
 
     @property
     def expected_s(self) -> float:
@@ -53,21 +51,18 @@ class LatencyModel:
 
     @property
     def budget_s(self) -> float:
-        """The model with its margins: the baseline's share, half a round trip, and a
-        floor request's CPU time per wait (a CPU comes back from a wait slower)."""
+        """The model with its margins: the baseline's share, and half a round trip."""
         cpu = self.baseline_s * (1 + LATENCY_BASELINE_MARGIN)
-        network = (self.round_trips + LATENCY_SPARE_ROUND_TRIPS) * self.rtt_s
-        return cpu + network + self.round_trips * LATENCY_FLOOR_REQUESTS_PER_WAIT * self.floor_s
+        return cpu + (self.round_trips + LATENCY_SPARE_ROUND_TRIPS) * self.rtt_s
 
     def parts(self) -> str:
-        """'8.8×1.2 + 7.5×1.22 + 7×0.33 = 22.1': baseline × margin, round trips (+ the spare)
-        × RTT added, waits × the floor request's CPU per wait, the budget (ms)."""
+        """'8.8×1.3 + 7.5×1.22 = 20.6': baseline × margin, round trips (+ the spare) × RTT
+        added, the budget (ms)."""
         margin = 1 + LATENCY_BASELINE_MARGIN
         spare = self.round_trips + LATENCY_SPARE_ROUND_TRIPS
-        per_wait = LATENCY_FLOOR_REQUESTS_PER_WAIT * self.floor_s
         return (
             f"{self.baseline_s * 1000:.1f}×{margin:g} + {spare:g}×{self.rtt_s * 1000:.2f}"
-            f" + {self.round_trips}×{per_wait * 1000:.2f} = {self.budget_s * 1000:.1f}"
+            f" = {self.budget_s * 1000:.1f}"
         )
 
 

@@ -203,7 +203,7 @@ def _route_latency(
     budget, misses = [cpu.parts()], ([] if cpu.ok else ["CPU"])
     for label, at in delayed:
         median = at["operations"][op]["median_s"]
-        model = LatencyModel(round_trips(mode), base["median_s"], at["measured_rtt_s"], floor_s)
+        model = LatencyModel(round_trips(mode), base["median_s"], at["measured_rtt_s"])
         measured.append(f"{label} ms: {_ms(median)}")
         budget.append(f"{label} ms ≤ {model.parts()}")
         if median > model.budget_s:

@@ -156,9 +156,8 @@ def test_a_route_at_its_model_passes_and_the_row_shows_the_models_parts() -> Non
     # WHEN the table is made
     row = route_row(results, "getTask")
     # THEN it passes, and its budget shows baseline × margin + round trips × RTT added
-    # + a floor request per wait
     assert row.verdict == OK
-    assert "20 ms ≤ 9.0×1.2 + 7.5×20.73 + 7×0.40 = 169.1" in row.budget
+    assert "20 ms ≤ 9.0×1.3 + 7.5×20.73 = 167.2" in row.budget
     assert row.measured.startswith(f"CPU {CPU_FLOOR_REQUESTS['nullpool']['getTask']:.1f}×")
 
 
@@ -199,13 +198,13 @@ def test_a_slower_machine_scaling_baseline_and_figures_alike_passes() -> None:
 
 
 def test_cpu_noise_within_the_models_margin_passes_at_every_rtt() -> None:
-    # GIVEN a reuse run whose calls at 1 and 20 ms are 15% slower in CPU-bound time than the
+    # GIVEN a reuse run whose calls at 1 and 20 ms are 25% slower in CPU-bound time than the
     # same calls at 0 ms (a CPU that comes back slower after each wait), no round trip more
     cpu = at_its_reference(REUSE, "getTask")
     results = route_run(REUSE, "getTask", baseline_s=0.003, cpu_s=cpu)
     for label in ("1", "20"):
         figure = results["calls"]["reuse"]["latency"][label]["operations"]["getTask"]
-        figure["median_s"] += 0.003 * 0.15
+        figure["median_s"] += 0.003 * 0.25
     # WHEN the table is made
     row = route_row(results, "getTask")
     # THEN it passes
