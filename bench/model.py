@@ -39,15 +39,12 @@ def round_trips(mode: Mode) -> int:
 
 @dataclass(frozen=True)
 class LatencyModel:
-    """One route's median at one RTT: what it should be and the most it may be."""
+    """The most one route's median at one RTT may be: its baseline and round trips × the
+    RTT added, with the margins."""
 
     round_trips: int
     baseline_s: float  # the same route's median with no delay injected
     rtt_s: float  # the RTT the proxy really added
-
-    @property
-    def expected_s(self) -> float:
-        return self.baseline_s + self.round_trips * self.rtt_s
 
     @property
     def budget_s(self) -> float:
