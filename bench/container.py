@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import os
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -20,18 +19,10 @@ import uuid
 from collections import Counter as Tally
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import NamedTuple
 
 from bench.api import CYCLE, KEYED, OPERATIONS, Session, load_handlers
-from bench.results import (
-    CallsResult,
-    ColdCall,
-    ContainerReply,
-    LatencyAtRtt,
-    MemoryResult,
-    WarmCall,
-    percentile,
-)
+from bench.latency import measure, measure_latency
+from bench.results import CallsResult, ColdCall, ContainerReply, MemoryResult, WarmCall
 from tests.support.flights import Counters
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -107,22 +98,6 @@ def _drop_engine() -> None:
     reset_engine()
 
 
-def _measured(
-    session: Session, counters: Counters, operation: str, key: str | None = None
-) -> tuple[int, int, float]:
-    """Flights, connections and wall seconds of one invocation, counted at the socket."""
-    if not _reuse():
-        counters.settle()  # the previous call's connection has closed
-    counters.reset()
-    event = session.event(operation, key)
-    began = time.perf_counter()
-    session.call(operation, event)
-    elapsed = time.perf_counter() - began
-    if not _reuse():
-        counters.settle()  # the closing Terminate is counted too
-    return counters.flights, counters.connections, elapsed
-
-
 def _setup_flights(counters: Counters) -> int:
     """Round trips of opening (TLS + SCRAM) and closing one connection, nothing else."""
     from shared.core.settings import get_settings
@@ -139,36 +114,6 @@ def _setup_flights(counters: Counters) -> int:
     return counters.flights
 
 
-class Calibration(NamedTuple):
-    statement_s: float  # median seconds of one single-flight statement
-    connect_s: float  # opening the connection
-
-
-def _calibrate(counters: Counters, rtt: float, statements: int = 25) -> Calibration:
-    """Median seconds of one single-flight statement on an open connection at ``rtt``."""
-    from shared.core.settings import get_settings
-    from shared.db.connect import connect
-    from shared.db.url import parse_database_url
-
-    settings = get_settings()
-    assert settings.database_url is not None
-    params = parse_database_url(settings.database_url.get_secret_value())
-    counters.set_rtt(rtt)
-    began = time.perf_counter()
-    conn = connect(params, settings)
-    opened = time.perf_counter() - began
-    conn.autocommit = True
-    cursor = conn.cursor()
-    times = []
-    for _ in range(statements):
-        began = time.perf_counter()
-        cursor.execute("SELECT 1")
-        cursor.fetchall()
-        times.append(time.perf_counter() - began)
-    conn.close()
-    return Calibration(statistics.median(times), opened)
-
-
 def _calls(job: Job, session: Session) -> CallsResult:
     assert job.counters is not None
     counters = job.counters
@@ -179,14 +124,17 @@ def _calls(job: Job, session: Session) -> CallsResult:
     _drop_engine()  # a kept connection (reuse mode) would never let the counts settle
     setup = _setup_flights(counters)
     cold, warm, keyed = _route_flights(session, counters)
-    baseline = _calibrate(counters, 0.0)  # the server's own time for a statement
-    latency = {
-        f"{rtt * 1000:g}": _latency_at(session, counters, rtt, job.samples, baseline.statement_s)
-        for rtt in job.rtts
-    }
+    latency = measure_latency(session, counters, job.rtts, job.samples, reuse=_reuse())
     counters.set_rtt(0.0)
     _drop_engine()
-    return {"setup_flights": setup, "cold": cold, "warm": warm, "keyed": keyed, "latency": latency}
+    return {
+        "setup_flights": setup,
+        "cold": cold,
+        "warm": warm,
+        "keyed": keyed,
+        "latency": latency.at_rtt,
+        "floor_cpu_s": latency.floor_cpu_s,
+    }
 
 
 def _route_flights(
@@ -200,8 +148,12 @@ def _route_flights(
         session.prepare(operation)
         _drop_engine()
         counters.settle()  # a kept connection's Terminate is not this call's
-        flights, connections, elapsed = _measured(session, counters, operation)
-        cold[operation] = {"flights": flights, "connections": connections, "seconds": elapsed}
+        first = measure(session, counters, operation, reuse=_reuse())
+        cold[operation] = {
+            "flights": first.flights,
+            "connections": first.connections,
+            "seconds": first.seconds,
+        }
         warm[operation] = _warm_flights(session, counters, operation, keyed=False)
     keyed = {op: _warm_flights(session, counters, op, keyed=True) for op in KEYED}
     return cold, warm, keyed
@@ -212,46 +164,10 @@ def _warm_flights(session: Session, counters: Counters, operation: str, *, keyed
     for _ in range(3):
         session.prepare(operation)
         key = str(uuid.uuid4()) if keyed else None
-        flights, connections, _ = _measured(session, counters, operation, key)
-        seen.append((flights, connections))
+        measured = measure(session, counters, operation, key, reuse=_reuse())
+        seen.append((measured.flights, measured.connections))
     (flights, connections), _ = Tally(seen).most_common(1)[0]
     return {"flights": flights, "connections": connections, "max_flights": max(f for f, _ in seen)}
-
-
-def _latency_at(
-    session: Session, counters: Counters, rtt: float, samples: int, baseline_s: float
-) -> LatencyAtRtt:
-    """Every route of a cycle, ``samples`` times at ``rtt``, after two warm-up cycles."""
-    calibration = _calibrate(counters, rtt)
-    for _ in range(2):  # warm-up at this RTT
-        for operation in CYCLE:
-            session.prepare(operation)
-            session.call(operation)
-    times: dict[str, list[float]] = {op: [] for op in CYCLE}
-    flights_seen: dict[str, list[int]] = {op: [] for op in CYCLE}
-    for _ in range(samples):
-        for operation in CYCLE:
-            session.prepare(operation)
-            flights, _, elapsed = _measured(session, counters, operation)
-            times[operation].append(elapsed)
-            flights_seen[operation].append(flights)
-    # The proxy's overshoot drifts with the machine's load: calibrating again after
-    # the samples and taking the mean matches the RTT to the moments they were taken.
-    after = _calibrate(counters, rtt).statement_s
-    return {
-        "rtt_s": rtt,
-        "measured_rtt_s": (calibration.statement_s + after) / 2 - baseline_s,
-        "connect_s": calibration.connect_s,
-        "operations": {
-            op: {
-                "median_s": statistics.median(times[op]),
-                "p95_s": percentile(times[op], 95),
-                "flights": Tally(flights_seen[op]).most_common(1)[0][0],
-                "samples": len(times[op]),
-            }
-            for op in CYCLE
-        },
-    }
 
 
 # ------------------------------------------------------------------ memory

@@ -54,6 +54,7 @@ class WarmCall(TypedDict):
 class OperationLatency(TypedDict):
     median_s: float
     p95_s: float
+    cpu_s: float  # median CPU time of the container per call
     flights: int  # the most common count over the samples
     samples: int
 
@@ -62,7 +63,8 @@ class LatencyAtRtt(TypedDict):
     """Every route's latency at one emulated RTT."""
 
     rtt_s: float  # nominal
-    measured_rtt_s: float  # what the proxy really added
+    round_trip_s: float  # a bare one-flight statement on an open connection, at this RTT
+    measured_rtt_s: float  # what the proxy really added: round_trip_s over the one at 0 ms
     connect_s: float
     operations: dict[str, OperationLatency]
 
@@ -74,17 +76,22 @@ class CallsResult(TypedDict):
     cold: dict[str, ColdCall]
     warm: dict[str, WarmCall]
     keyed: dict[str, WarmCall]  # the write routes again, each with a new Idempotency-Key
-    latency: dict[str, LatencyAtRtt]
+    latency: dict[str, LatencyAtRtt]  # "0" (no delay injected) is the model's baseline
+    floor_cpu_s: float  # bench/floor.py's request, CPU time, in the same rounds
 
 
 # ------------------------------------------------------------------ cold start (4)
 
 
+Role = Literal["api", "docs", "job"]  # an API function, the docs function, a one-shot job
+
+
 class ModuleImport(TypedDict):
     median_s: float
-    ratio: float  # median of each round's import over the same round's bare import
+    bare_ratio: float  # median of each round's import over the same round's bare import
+    floor_ratio: float  # ... over the same round's import of bench/floor.py (the verdict's)
     runs_s: list[float]
-    job: bool  # a one-shot job, reported without a budget
+    role: Role  # only an API function's import has a budget
 
 
 class ExtraImports(TypedDict):

@@ -9,7 +9,8 @@ Sections, in order (each can be skipped by name):
   direct      a connection's set-up flights with sslnegotiation=direct, against the tests'
               PostgreSQL 18 (the stack's PgBouncer 1.18 and PostgreSQL 15 lack direct TLS)
   calls       round trips per API call counted at the socket, and latency through a proxy
-              emulating 1 ms and 20 ms RTT, for both connection modes
+              adding 0 ms (the model's baseline), 1 ms and 20 ms RTT, in interleaved
+              rounds, with CPU per call beside bench/floor.py's request, both modes
   memory      RSS growth and peak over 2,000 warm invocations in one container
   throughput  32 concurrent containers through PgBouncer (server pool of 5)
 
@@ -31,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench import coldstart, direct_tls, package, report, throughput
+from bench import coldstart, direct_tls, output, package, report, throughput
 from bench.api import AuthServer
 from bench.container import Job, main
 from bench.results import (
@@ -51,7 +52,7 @@ from tests.support.latency import LatencyProxy
 from tests.support.tokens import better_auth_id
 
 SECTIONS = ("cold", "package", "direct", "calls", "memory", "throughput")
-RTTS = (0.001, 0.020)
+RTTS = (0.0, 0.001, 0.020)  # the first, no delay, is what the latency model builds on
 LAMBDA_ENV = {
     "POWERTOOLS_SERVICE_NAME": "todo-api",
     "POWERTOOLS_METRICS_NAMESPACE": "TodoApi",
@@ -253,8 +254,8 @@ def run(argv: list[str] | None = None) -> int:
             _with_stack(args, results)
     meta = _meta(argv, args, began, load_before[0])
     table = report.rows(results)
-    print(report.text_table(table))
-    json_path, md_path = report.write(results, meta, table, args.out)
+    print(output.text_table(table))
+    json_path, md_path = output.write(results, meta, table, args.out)
     misses = sum(row.missed for row in table)
     _say(
         f"{misses} figure(s) over budget; wrote {_shown(json_path)} and {_shown(md_path)} "

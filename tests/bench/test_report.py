@@ -1,97 +1,135 @@
-"""`make bench`'s table: which figures it flags as over budget, and what it says about them."""
+"""`make bench`'s table: which figures it flags as over budget, and what it says about them.
+
+Latency and CPU are judged against models measured in the same run, so these tests give
+the report a run's worth of figures: a route's median with no delay injected (the
+baseline), at 1 ms and 20 ms with the RTT the proxy really added, its CPU time, and the
+floor request's CPU time. A slower machine scales every time the bench takes; a
+regression adds a round trip or CPU to the route alone.
+"""
 
 from __future__ import annotations
 
-from bench.budgets import LATENCY_SLACK_S
-from bench.report import OK, latency_rows, round_trip_rows
+from bench.budgets import CPU_FLOOR_REQUESTS, CPU_MARGIN, SETUP_FLIGHTS
+from bench.model import round_trips
+from bench.report import MISS, OK, Row, latency_rows, round_trip_rows
 from bench.results import (
     NULLPOOL,
+    REUSE,
     CallsResult,
     ColdCall,
     LatencyAtRtt,
     Measured,
+    Mode,
     OperationLatency,
     WarmCall,
 )
 
-SETUP = 6  # flights of opening and closing one connection
+SETUP = SETUP_FLIGHTS  # flights of opening and closing one connection
+FLOOR_S = 0.0004  # the floor request's CPU time on the machine of these figures
+ADDED = {"1": 0.00118, "20": 0.02073}  # the RTT the proxy really added at 1 and 20 ms
 
 
 def calls(
     warm_flights: dict[str, int],
-    latency: dict[str, LatencyAtRtt],
+    latency: dict[str, LatencyAtRtt] | None = None,
     keyed_flights: dict[str, int] | None = None,
+    *,
+    mode: Mode = NULLPOOL,
+    setup: int = SETUP,
+    floor_s: float = FLOOR_S,
 ) -> Measured:
-    """A NullPool measurement: each route's warm flights (the same on all three tries)."""
+    """One mode's measurement: each route's warm flights (the same on all three tries)."""
     warm, keyed = _warm(warm_flights), _warm(keyed_flights or {})
     cold: dict[str, ColdCall] = {
-        op: {"flights": n + 4, "connections": 1, "seconds": 0.1} for op, n in warm_flights.items()
+        op: {"flights": n, "connections": 1, "seconds": 0.1} for op, n in warm_flights.items()
     }
     result: CallsResult = {
-        "setup_flights": SETUP,
+        "setup_flights": setup,
         "cold": cold,
         "warm": warm,
         "keyed": keyed,
-        "latency": latency,
+        "latency": latency or {},
+        "floor_cpu_s": floor_s,
     }
-    return {"calls": {NULLPOOL.key: result}}
+    return {"calls": {mode.key: result}}
 
 
 def _warm(flights: dict[str, int]) -> dict[str, WarmCall]:
     return {op: {"flights": n, "connections": 1, "max_flights": n} for op, n in flights.items()}
 
 
-def latency_line(flights: int, rtt_s: float) -> float:
-    """The most a call taking ``flights`` round trips at ``rtt_s`` may take."""
-    return flights * rtt_s + LATENCY_SLACK_S
+def route_run(
+    mode: Mode,
+    op: str,
+    *,
+    baseline_s: float,
+    cpu_s: float,
+    extra_round_trips: int = 0,
+    extra_cpu_s: float = 0.0,
+    slower: float = 1.0,
+) -> Measured:
+    """A run's figures for one route that waits for the mode's round trips (+ extra), with
+    ``baseline_s`` at 0 ms and ``cpu_s`` of CPU; ``extra_cpu_s`` is added to every call,
+    and ``slower`` scales every time the machine takes (baseline, CPU, the floor)."""
+    trips = round_trips(mode) + extra_round_trips
+    base = (baseline_s + extra_cpu_s) * slower
+    cpu = (cpu_s + extra_cpu_s) * slower
+
+    def at(label: str, rtt_s: float, added_s: float) -> LatencyAtRtt:
+        figure: OperationLatency = {
+            "median_s": base + trips * added_s,
+            "p95_s": base + trips * added_s,
+            "cpu_s": cpu,
+            "flights": trips,
+            "samples": 20,
+        }
+        return {
+            "rtt_s": rtt_s,
+            "round_trip_s": 0.0003 + added_s,
+            "measured_rtt_s": added_s,
+            "connect_s": 0.005,
+            "operations": {op: figure},
+        }
+
+    latency = {"0": at("0", 0.0, 0.0), "1": at("1", 0.001, ADDED["1"])}
+    latency["20"] = at("20", 0.020, ADDED["20"])
+    flights = trips if mode.reuse else SETUP + trips - round_trips(mode) + 1
+    return calls({op: flights}, latency, mode=mode, floor_s=FLOOR_S * slower)
 
 
-def at_rtt(nominal_s: float, measured_s: float, median_s: float) -> LatencyAtRtt:
-    """One route, "get", taking 7 round trips with ``median_s`` at an emulated RTT."""
-    figure: OperationLatency = {"median_s": median_s, "p95_s": median_s, "flights": 7, "samples": 5}
-    return {
-        "rtt_s": nominal_s,
-        "measured_rtt_s": measured_s,
-        "connect_s": 0.01,
-        "operations": {"get": figure},
-    }
+def route_row(results: Measured, op: str) -> Row:
+    return next(row for row in latency_rows(results) if f": {op} (" in row.figure)
+
+
+def at_its_reference(mode: Mode, op: str) -> float:
+    """CPU seconds per call exactly at the route's reference in floor requests."""
+    return CPU_FLOOR_REQUESTS[mode.key][op] * FLOOR_S
+
+
+# ------------------------------------------------------------------ round trips
 
 
 def test_a_route_with_one_more_round_trip_is_flagged_by_name() -> None:
     # GIVEN warm NullPool calls at set-up + 1 except list, which takes one more
-    results = calls({"get": SETUP + 1, "list": SETUP + 2, "health": SETUP + 1}, {})
+    results = calls({"get": SETUP + 1, "list": SETUP + 2, "health": SETUP + 1})
     # WHEN the table is made
-    warm_row = round_trip_rows(results)[0]
+    warm_row = next(row for row in round_trip_rows(results) if ": warm call," in row.figure)
     # THEN the row misses its budget and names the route that went over
     assert warm_row.missed
     assert warm_row.measured == "set-up + 1: get,health; set-up + 2: list"
     assert warm_row.budget == "set-up + 1"
 
 
-def test_latency_at_its_line_passes_and_just_over_it_misses_at_that_rtt() -> None:
-    # GIVEN "get" at exactly its line (round trips × RTT + slack) at 1 ms, and at 20 ms
-    # 0.1 ms over it, with the proxy having added 20.8 ms where 20 were asked for
-    line_1 = latency_line(7, 0.001)
-    line_20 = latency_line(7, 0.0208)
-    latency = {"1": at_rtt(0.001, 0.001, line_1), "20": at_rtt(0.020, 0.0208, line_20 + 1e-4)}
-    # WHEN the table is made
-    get_row = latency_rows(calls({"get": SETUP + 1}, latency))[0]
-    # THEN the row misses at 20 ms only, and its budget uses the RTT the proxy really added
-    assert get_row.verdict == "MISS (20 ms)"
-    assert get_row.budget.split(" · ")[1].startswith("7×20.8+")
-
-
-def test_latency_under_its_line_at_every_rtt_passes() -> None:
-    # GIVEN "get" 1 ms under its line at both RTTs, the proxy adding less than asked at 20 ms
-    latency = {
-        "1": at_rtt(0.001, 0.0012, latency_line(7, 0.0012) - 0.001),
-        "20": at_rtt(0.020, 0.0199, latency_line(7, 0.020) - 0.001),
-    }
-    # WHEN the table is made
-    get_row = latency_rows(calls({"get": SETUP + 1}, latency))[0]
-    # THEN it passes, and the budget never counts less than the RTT asked for
-    assert get_row.verdict == OK
-    assert get_row.budget.split(" · ")[1].startswith("7×20.0+")
+def test_a_connection_set_up_with_one_more_round_trip_misses() -> None:
+    # GIVEN a run whose connections take one flight more to open (every call with them)
+    results = calls({"get": SETUP + 2}, setup=SETUP + 1)
+    # WHEN the round-trip rows are made
+    rows = round_trip_rows(results)
+    setup_row = next(row for row in rows if "set-up, sslnegotiation=postgres" in row.figure)
+    warm_row = next(row for row in rows if ": warm call," in row.figure)
+    # THEN the set-up row misses, though each call is still "set-up + 1" of that set-up
+    assert setup_row.missed and setup_row.measured == f"{SETUP + 1} flights"
+    assert not warm_row.missed
 
 
 def test_a_keyed_write_with_one_more_round_trip_misses_and_is_named() -> None:
@@ -105,3 +143,89 @@ def test_a_keyed_write_with_one_more_round_trip_misses_and_is_named() -> None:
     # THEN the keyed row misses and names the route; the unkeyed one passes
     assert keyed.missed and "create" in keyed.measured
     assert not plain.missed
+
+
+# ------------------------------------------------------------------ latency and CPU
+
+
+def test_a_route_at_its_model_passes_and_the_row_shows_the_models_parts() -> None:
+    # GIVEN a NullPool getTask run exactly as modelled: 9 ms at 0 ms, 7 round trips more
+    # at each RTT, and CPU at its reference in floor requests
+    cpu = at_its_reference(NULLPOOL, "getTask")
+    results = route_run(NULLPOOL, "getTask", baseline_s=0.009, cpu_s=cpu)
+    # WHEN the table is made
+    row = route_row(results, "getTask")
+    # THEN it passes, and its budget shows baseline × margin + round trips × RTT added
+    assert row.verdict == OK
+    assert "20 ms ≤ 9.0×1.3 + 7.5×20.73 = 167.2" in row.budget
+    assert row.measured.startswith(f"CPU {CPU_FLOOR_REQUESTS['nullpool']['getTask']:.1f}×")
+
+
+def test_one_more_round_trip_misses_the_latency_row_in_both_modes() -> None:
+    for mode in (NULLPOOL, REUSE):
+        # GIVEN a run where listTasks waits for one round trip more than its mode's budget
+        cpu = at_its_reference(mode, "listTasks")
+        results = route_run(mode, "listTasks", baseline_s=0.009, cpu_s=cpu, extra_round_trips=1)
+        # WHEN the table is made
+        row = route_row(results, "listTasks")
+        # THEN its latency row misses at 20 ms, though the baseline absorbed nothing of it
+        assert row.missed and "20 ms" in row.verdict, (mode.key, row)
+
+
+def test_twenty_percent_more_cpu_on_a_route_misses_its_row() -> None:
+    for mode in (NULLPOOL, REUSE):
+        # GIVEN a run where createTask's code path costs 20% more CPU than its reference,
+        # which its time at every RTT carries too
+        cpu = at_its_reference(mode, "createTask")
+        results = route_run(mode, "createTask", baseline_s=0.009, cpu_s=cpu, extra_cpu_s=cpu * 0.2)
+        # WHEN the table is made
+        row = route_row(results, "createTask")
+        # THEN the row misses on CPU: the latency model, built from the same slower
+        # baseline, cannot see it, and the floor request can
+        assert row.verdict == f"{MISS} (CPU)", (mode.key, row)
+
+
+def test_a_slower_machine_scaling_baseline_and_figures_alike_passes() -> None:
+    for slower in (0.5, 1.6, 3.0):
+        # GIVEN a run on a machine `slower` times as slow: every CPU-bound time the bench
+        # takes scales (the route's, the floor's), the network's does not
+        cpu = at_its_reference(NULLPOOL, "updateTask") * (1 + CPU_MARGIN) * 0.99
+        results = route_run(NULLPOOL, "updateTask", baseline_s=0.009, cpu_s=cpu, slower=slower)
+        # WHEN the table is made
+        row = route_row(results, "updateTask")
+        # THEN it passes at every speed, even with CPU just under its budget
+        assert row.verdict == OK, (slower, row)
+
+
+def test_cpu_noise_within_the_models_margin_passes_at_every_rtt() -> None:
+    # GIVEN a reuse run whose calls at 1 and 20 ms are 25% slower in CPU-bound time than the
+    # same calls at 0 ms (a CPU that comes back slower after each wait), no round trip more
+    cpu = at_its_reference(REUSE, "getTask")
+    results = route_run(REUSE, "getTask", baseline_s=0.003, cpu_s=cpu)
+    for label in ("1", "20"):
+        figure = results["calls"]["reuse"]["latency"][label]["operations"]["getTask"]
+        figure["median_s"] += 0.003 * 0.25
+    # WHEN the table is made
+    row = route_row(results, "getTask")
+    # THEN it passes
+    assert row.verdict == OK, row
+
+
+def test_a_route_without_a_cpu_budget_misses_so_a_new_route_gets_one() -> None:
+    # GIVEN a run with a route bench/budgets.py does not know
+    results = route_run(NULLPOOL, "archiveTask", baseline_s=0.009, cpu_s=0.005)
+    # WHEN the table is made
+    row = route_row(results, "archiveTask")
+    # THEN it misses on CPU and says why
+    assert row.verdict == f"{MISS} (CPU)"
+    assert "no budget" in row.budget
+
+
+def test_a_run_without_figures_at_0_ms_cannot_pass() -> None:
+    # GIVEN latency figures at 1 and 20 ms only (no baseline to model from)
+    results = route_run(NULLPOOL, "getTask", baseline_s=0.009, cpu_s=0.005)
+    del results["calls"]["nullpool"]["latency"]["0"]
+    # WHEN the table is made
+    rows = latency_rows(results)
+    # THEN one row misses, saying what is missing
+    assert [row.measured for row in rows if row.missed] == ["no figures at 0 ms"]
