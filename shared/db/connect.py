@@ -18,12 +18,17 @@ import pg8000.dbapi
 import scramp
 from aws_lambda_powertools.metrics import MetricUnit
 
+from shared.adapters.pg8000_driver import SingleFlightConnection
 from shared.core.errors import DatabaseUnavailable
 from shared.core.observability import logger, metrics
 from shared.core.settings import Settings
 from shared.db.failures import sqlstate
-from shared.db.pg8000_adapter import SingleFlightConnection
-from shared.db.tls import remember_session, start_tls
+from shared.db.tls import (
+    check_channel_binding,
+    remember_session,
+    scram_channel_binding,
+    start_tls,
+)
 from shared.db.url import ConnectParams
 
 # PgBouncer reports a failed SCRAM login as 08P01, so the message is checked too.
@@ -78,7 +83,7 @@ def _open(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
             ssl_context=False,  # already negotiated on the socket
             timeout=timeout,
             application_name=params.application_name,
-            channel_binding=params.channel_binding,
+            scram_channel_binding=scram_channel_binding(sock, params),
             sock=sock,
         )
     except BaseException:
@@ -88,7 +93,7 @@ def _open(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
         deadline.cancel()
     remember_session(sock, params)
     try:
-        _check_channel_binding(conn, params)
+        check_channel_binding(sock, params, conn.auth_mechanism)
     except DatabaseUnavailable:
         conn.close()
         raise
@@ -120,18 +125,6 @@ class _Deadline:
         self._timer.cancel()
         with self._lock:
             self._watch.close()
-
-
-def _check_channel_binding(conn: SingleFlightConnection, params: ConnectParams) -> None:
-    # libpq's channel_binding=require refuses logins that are not SCRAM over TLS. The
-    # -PLUS mechanism is used whenever the server offers it (Neon does); PgBouncer
-    # never offers it, so there "require" still insists on TLS and SCRAM.
-    if params.channel_binding != "require":
-        return
-    if conn.auth_mechanism is None or conn.tls_socket is None:
-        raise DatabaseUnavailable(
-            "the server did not authenticate with SCRAM over TLS (channel_binding=require)"
-        )
 
 
 def _classify(exc: BaseException) -> tuple[bool, str]:

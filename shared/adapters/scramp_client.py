@@ -7,9 +7,9 @@ the password and of the salt and iteration count the server keeps for the role, 
 exactly those three: a password reset (new salt) or a new password is a new key, and no stale
 entry is ever used.
 
-This is the one module that relies on scramp's internals (its message helpers, which
-``ScramClient.get_client_final`` calls); ``scramp`` is pinned in the lock file and
-``tests/data/test_scramp_adapter.py`` compares this client's messages with stock scramp's.
+It relies on scramp's insides (``scramp.core``'s message helpers, which
+``ScramClient.get_client_final`` calls) as the scramp in ``versions.py`` has them;
+``tests/data/test_scramp_client.py`` compares this client's messages with stock scramp's.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import scramp
 from scramp import core
 
 __all__ = ["CachedKeyScramClient", "forget_derived_keys"]
-
-SCRAMP_VERSION = "1.5.0"  # what the private helpers below were checked against
 
 
 @lru_cache(maxsize=8)
