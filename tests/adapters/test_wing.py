@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 from shared.adapters.versions import WRITTEN_AGAINST
-from tests.support.wing import ROOT, WING, imports_of, module_name, sources, trespasses
+from tests.support.source import ROOT, WING, imports_of, module_name, sources, trespasses
 
 _WING_DIR = ROOT / "shared" / "adapters"
 # Modules of the wing that adapt no library: the package and its table.

@@ -28,7 +28,7 @@ def engine(stack: neon_local.Stack, proxy: CountingProxy) -> Iterator[Engine]:
 
 def _call(engine: Engine, user_id: str) -> None:
     with Session(engine, expire_on_commit=False) as session:
-        crud.list_tasks(session, user_id=user_id)
+        crud.select_task_page(session, user_id=user_id)
 
 
 def test_nothing_connects_before_the_first_request(proxy: CountingProxy, engine: Engine) -> None:
@@ -69,11 +69,11 @@ def test_a_kept_connection_that_died_is_replaced_without_an_error(
 ) -> None:
     # GIVEN a warm connection, and then the pooler restarts (as when Neon suspends a compute)
     with Session(engine) as session:
-        crud.create_task(session, user_id=user_id, data=TaskCreate(title="before"))
+        crud.insert_task_row(session, user_id=user_id, data=TaskCreate(title="before"))
     stack.stop_pooler()
     stack.start_pooler()
     # WHEN the next request arrives
     with Session(engine) as session:
-        tasks, total = crud.list_tasks(session, user_id=user_id)
+        tasks, total = crud.select_task_page(session, user_id=user_id)
     # THEN it succeeds on a new connection
     assert [t.title for t in tasks] == ["before"] and total == 1

@@ -5,22 +5,19 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from shared.api.app import Route
 from shared.api.problems import error_response, openapi_responses
+from shared.api.route import route
 from shared.core.errors import DatabaseUnavailable
 from shared.core.observability import logger
 from shared.db.engine import get_engine
 from shared.db.failures import is_unavailable
 
-health = Route(
-    "GET", "/health", tags=["health"], responses=openapi_responses([DatabaseUnavailable])
-)
 # The fields /health has always answered with, beside the error body's own.
 _DOWN = {"status": "error", "database": "unavailable"}
 
 
-@health
-async def check_health() -> JSONResponse:
+@route("GET", "/health", tags=["health"], responses=openapi_responses([DatabaseUnavailable]))
+async def health() -> JSONResponse:
     """Report the service and database status."""
     try:
         with get_engine().connect() as conn:

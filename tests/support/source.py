@@ -1,4 +1,4 @@
-"""Reading the project's own source for the wing's rules (tests/adapters/test_wing.py).
+"""Reading the project's own source for its layering rules (tests/adapters/).
 
 Everything is read with ``ast``, never imported: a rule about what a module touches must
 not depend on the module loading.
@@ -11,7 +11,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ROOT", "WING", "Finding", "imports_of", "module_name", "sources", "trespasses"]
+__all__ = [
+    "ROOT",
+    "WING",
+    "Finding",
+    "circles",
+    "import_graph",
+    "imports_of",
+    "module_name",
+    "sources",
+    "trespasses",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 WING = "shared.adapters"
@@ -49,6 +59,47 @@ def imports_of(path: Path) -> Iterator[tuple[int, str, tuple[str, ...]]]:
                 yield node.lineno, alias.name, ()
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             yield node.lineno, node.module, tuple(alias.name for alias in node.names)
+
+
+def import_graph(folder: str) -> dict[str, set[str]]:
+    """Each module under ``folder`` with the modules of that folder it imports, anywhere in
+    it (a function's import too: it closes a circle all the same when it runs)."""
+    paths = {module_name(path): path for path in sources(folder)}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        found: set[str] = set()
+        for _, module, names in imports_of(path):
+            found |= {target for target in (module, *(f"{module}.{n}" for n in names))}
+        graph[name] = (found & paths.keys()) - {name}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = stack[stack.index(node) :]
+            del stack[stack.index(node) :]
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
 
 
 def trespasses(path: Path) -> Iterator[Finding]:
