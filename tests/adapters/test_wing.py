@@ -80,3 +80,14 @@ def test_the_rest_uses_only_the_wings_public_names() -> None:
     # THEN each is public (and the wing is used at all: the rule is not vacuous)
     assert used
     assert not private, "\n".join(private)
+
+
+def test_the_design_document_explains_every_adapter_and_points_to_the_versions() -> None:
+    # GIVEN the design document, which says why each adapter exists and what it saves
+    text = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    # WHEN the wing's adapters are looked up in it
+    missing = [path.name for path in _adapters() if f"`{path.name}`" not in text]
+    # THEN each has its entry, and the versions are the table's, named not restated
+    assert not missing, f"docs/design.md says nothing of {missing}"
+    assert "shared/adapters/versions.py" in text
+    assert not [v for v in WRITTEN_AGAINST.values() if v in text]
