@@ -5,7 +5,7 @@ Mangum over it: what any function of this stack must build before its first requ
 with nothing of ours (no settings, auth, logging, metrics, error mapping). Its import
 over the bare ``import fastapi, mangum, sqlmodel, pg8000`` is the lowest ratio a task
 handler can reach without keeping parts of those packages from loading. It forgoes
-``pydantic.v1`` as the handlers do (shared/core/fastapi_adapter.py), so the floor holds
+``pydantic.v1`` as the handlers do (shared/adapters/fastapi_v1_check.py), so the floor holds
 the frameworks' own work only. ``tests/bench/test_floor.py`` invokes it like a handler.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.core.fastapi_adapter import forgo_pydantic_v1
+from shared.adapters.fastapi_v1_check import forgo_pydantic_v1
 
 forgo_pydantic_v1()
 

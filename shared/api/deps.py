@@ -67,7 +67,7 @@ Offset = Annotated[
 ]
 
 
-async def get_task_query(
+async def read_task_query(
     status: Status = "all",
     sort: SortKey = "created_at",
     order: Order = "desc",
@@ -78,4 +78,4 @@ async def get_task_query(
     return TaskQuery(status, sort, order, limit, offset)
 
 
-TaskQueryDep = Annotated[TaskQuery, Depends(get_task_query)]
+TaskQueryDep = Annotated[TaskQuery, Depends(read_task_query)]

@@ -21,10 +21,10 @@ from typing import Any
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
-from shared.api.app import Route
+from shared.api.route import route
 from shared.core.errors import RouteNotFound
 
-__all__ = ["ASSETS", "DOCS", "OPENAPI", "routes"]
+__all__ = ["ASSETS", "DOCS", "OPENAPI", "ROUTES"]
 
 DOCS, OPENAPI = "/docs", "/openapi.json"
 BUNDLE = "fastapi_offline"  # the distribution fastapi-offline's import name
@@ -40,30 +40,26 @@ _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 # No badge from the public validator service: nothing leaves this origin.
 _PARAMETERS: dict[str, Any] = {"validatorUrl": None}
 
-docs_page = Route("GET", DOCS, include_in_schema=False, response_class=HTMLResponse)
-docs_asset = Route("GET", DOCS + "/{asset}", include_in_schema=False, response_class=Response)
 
-
-def routes() -> tuple[Route, ...]:
-    """The docs page and its assets, for ``create_app(docs=True)``."""
-    return docs_page, docs_asset
-
-
-@docs_page
-async def swagger_ui() -> HTMLResponse:
+@route("GET", DOCS, include_in_schema=False, response_class=HTMLResponse)
+async def docs_page() -> HTMLResponse:
     """The Swagger UI page for /openapi.json, every URL in it same-origin."""
     html, policy = _page()
     return HTMLResponse(html, headers={"Content-Security-Policy": policy})
 
 
-@docs_asset
-async def swagger_asset(asset: str) -> Response:
+@route("GET", DOCS + "/{asset}", include_in_schema=False, response_class=Response)
+async def docs_asset(asset: str) -> Response:
     """One of the page's assets, with its content type; anything else is a 404."""
     media_type = ASSETS.get(asset)
     if media_type is None:
         raise RouteNotFound
     body = _read(asset)
     return Response(body, media_type=media_type, headers={"Cache-Control": _CACHE_CONTROL})
+
+
+# The docs page and its assets, for ``create_app(docs=True)``.
+ROUTES = (docs_page, docs_asset)
 
 
 @cache

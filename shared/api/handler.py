@@ -10,7 +10,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mangum import Mangum
 
 from shared.api import errors
-from shared.api.app import Route, create_app
+from shared.api.app import create_app
+from shared.api.route import Route
 from shared.core.boot import resume_collector
 from shared.core.observability import logger, metrics
 

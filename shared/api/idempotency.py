@@ -37,13 +37,14 @@ class KeyedRequest:
     method: str
     path: str
 
-    def claim(self, user_id: str, body: BaseModel | None) -> Claim:
-        """What the write statement checks and stores for this request and body."""
+    def claim(self, user_id: str, body: BaseModel | None, status_code: int) -> Claim:
+        """What the write statement checks and stores for this request and body, and the
+        status the route answers when the write succeeds (a replay answers it again)."""
         sent = None if body is None else body.model_dump(mode="json", exclude_unset=True)
         request = json.dumps([self.method, self.path, sent], sort_keys=True)
         fingerprint = hashlib.sha256(request.encode()).hexdigest()
         ttl = get_settings().idempotency_key_ttl_seconds
-        return Claim(user_id, self.key, fingerprint, ttl)
+        return Claim(user_id, self.key, fingerprint, ttl, status_code)
 
 
 async def keyed_request(

@@ -1,8 +1,9 @@
 """The one settings object, read from the environment (and a local ``.env`` file).
 
 A pydantic model filled from ``os.environ`` rather than pydantic-settings: that package
-loads its CLI, cloud-secret and dotenv sources (and argparse) with it: 15–34 ms of every
-cold start on the bench's VM (docs/performance.md), for fourteen scalar variables. The
+loads its CLI, cloud-secret and dotenv sources (and argparse) with it: about 15 ms of CPU
+per cold start, 2.8 % of a task handler's import and 3.3 % of health's, for fifteen
+scalar variables (docs/design.md: the trick nearest the 3 % line). The
 precedence is the one pydantic-settings had: keyword arguments, then the environment,
 then ``.env``, then the defaults; names are matched case-insensitively and empty values
 count as unset. python-dotenv is imported only when a ``.env`` file is there, which a

@@ -22,13 +22,18 @@ import pg8000.dbapi
 import scramp
 from aws_lambda_powertools.metrics import MetricUnit
 
+from shared.adapters.pg8000_driver import SingleFlightConnection
 from shared.core.errors import DatabaseMisconfigured, DatabaseUnavailable
 from shared.core.observability import logger, metrics
 from shared.core.settings import Settings
 from shared.db import credentials
 from shared.db.failures import Misconfiguration, misconfiguration, sqlstate
-from shared.db.pg8000_adapter import SingleFlightConnection
-from shared.db.tls import remember_session, start_tls
+from shared.db.tls import (
+    check_channel_binding,
+    remember_session,
+    scram_channel_binding,
+    start_tls,
+)
 from shared.db.url import ConnectParams
 
 _BACKOFF_SECONDS = 0.25
@@ -118,7 +123,7 @@ def _open(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
             ssl_context=False,  # already negotiated on the socket
             timeout=timeout,
             application_name=params.application_name,
-            channel_binding=params.channel_binding,
+            scram_channel_binding=scram_channel_binding(sock, params),
             sock=sock,
         )
     except BaseException:
@@ -128,7 +133,7 @@ def _open(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
         deadline.cancel()
     remember_session(sock, params)
     try:
-        _check_channel_binding(conn, params)
+        check_channel_binding(sock, params, conn.auth_mechanism)
     except DatabaseUnavailable:
         conn.close()
         raise
@@ -140,8 +145,8 @@ def _open(params: ConnectParams, settings: Settings) -> SingleFlightConnection:
 class _Deadline:
     """Ends a connection attempt when time is up, waking whatever read waits on it.
 
-    It holds its own descriptor of the socket (pg8000 detaches the original when it
-    wraps it in TLS): shutting that down ends the connection for every descriptor.
+    It holds its own descriptor of the socket (wrapping it in TLS, shared/db/tls.py,
+    detaches the original): shutting that down ends the connection for every descriptor.
     """
 
     def __init__(self, sock: socket.socket, seconds: float) -> None:
@@ -160,18 +165,6 @@ class _Deadline:
         self._timer.cancel()
         with self._lock:
             self._watch.close()
-
-
-def _check_channel_binding(conn: SingleFlightConnection, params: ConnectParams) -> None:
-    # libpq's channel_binding=require refuses logins that are not SCRAM over TLS. The
-    # -PLUS mechanism is used whenever the server offers it (Neon does); PgBouncer
-    # never offers it, so there "require" still insists on TLS and SCRAM.
-    if params.channel_binding != "require":
-        return
-    if conn.auth_mechanism is None or conn.tls_socket is None:
-        raise DatabaseUnavailable(
-            "the server did not authenticate with SCRAM over TLS (channel_binding=require)"
-        )
 
 
 def _classify(exc: BaseException) -> tuple[bool, str]:

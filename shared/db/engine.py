@@ -35,7 +35,9 @@ TRUSTED_IDLE_SECONDS = 60.0
 # by name when the first engine is made, as SQLAlchemy loads its own dialects.
 _DIALECT = "pg8000_reported"
 DRIVER_URL = f"postgresql+{_DIALECT}://"
-registry.register(f"postgresql.{_DIALECT}", "shared.db.sqlalchemy_adapter", "ReportedServerDialect")
+registry.register(
+    f"postgresql.{_DIALECT}", "shared.adapters.sqlalchemy_dialect", "ReportedServerDialect"
+)
 
 
 def create_db_engine(

@@ -2,14 +2,13 @@
 
 pg8000 takes keyword arguments and an ``ssl.SSLContext``; it rejects libpq's query
 parameters. This module keeps libpq's meaning of each parameter, refuses anything it
-cannot honour, and never puts the password in a message.
+cannot honour, and never puts the password in a message. What the TLS parameters do
+when connecting is ``shared.db.tls``'s.
 """
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -25,8 +24,6 @@ EXPECTED_SHAPE = (
 _SCHEMES = frozenset({"postgresql", "postgres"})
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _STRICT_SSLMODES = ("require", "verify-ca", "verify-full")
-# libpq 17's ALPN protocol for PostgreSQL; direct TLS servers insist on it.
-ALPN_PROTOCOL = "postgresql"
 _SUPPORTED_PARAMS = frozenset(
     {"sslmode", "sslnegotiation", "sslrootcert", "sslcert", "sslkey", "channel_binding"}
     | {"connect_timeout", "application_name"}
@@ -55,7 +52,7 @@ class ConnectParams:
 
     @property
     def is_neon(self) -> bool:
-        """Neon endpoints serve publicly trusted certificates, so we always verify them."""
+        """Neon endpoints serve publicly trusted certificates (shared.db.tls verifies them)."""
         return self.host.endswith(_NEON_DOMAIN)
 
     @property
@@ -69,60 +66,9 @@ class ConnectParams:
         label, rest = self.host.split(".", 1)
         return replace(self, host=f"{label.removesuffix(_POOLER_SUFFIX)}.{rest}")
 
-    def tls_context(self) -> ssl.SSLContext | None:
-        """The TLS context for this sslmode, or None when TLS is disabled."""
-        # Building a context reads the system trust store: ~20 ms, most of a connect.
-        return _cached_context(self)
-
-    def _build_tls_context(self) -> ssl.SSLContext | None:
-        if self.sslmode == "disable":
-            return None
-        context = self._verifying_context() if self._verifies() else self._encrypting_context()
-        if self.sslnegotiation == "direct":
-            context.set_alpn_protocols([ALPN_PROTOCOL])
-        return context
-
-    def _verifies(self) -> bool:
-        # libpq: "require" verifies the chain when a root certificate is given.
-        return self.is_neon or self.sslmode.startswith("verify") or bool(self.sslrootcert)
-
-    def _verifying_context(self) -> ssl.SSLContext:
-        root = None if self.sslrootcert in (None, "system") else self.sslrootcert
-        try:
-            context = ssl.create_default_context(cafile=root)
-        except (OSError, ssl.SSLError):
-            raise ConfigurationError("DATABASE_URL: sslrootcert file cannot be read") from None
-        context.check_hostname = self.sslmode == "verify-full" or self.is_neon
-        self._load_client_cert(context)
-        return context
-
-    def _encrypting_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        self._load_client_cert(context)
-        return context
-
-    def _load_client_cert(self, context: ssl.SSLContext) -> None:
-        if self.sslcert is None:
-            return
-        try:
-            context.load_cert_chain(self.sslcert, self.sslkey)
-        except (OSError, ssl.SSLError):
-            raise ConfigurationError("DATABASE_URL: sslcert/sslkey cannot be read") from None
-
-    def requires_tls(self) -> bool:
-        """False for sslmode=allow and prefer, which fall back to plaintext."""
-        return self.sslmode not in ("disable", "allow", "prefer") or self.is_neon
-
     def redacted(self) -> str:
         """A URL safe for logs: everything but the password."""
         return f"postgresql://{quote(self.user)}:***@{self.host}:{self.port}/{self.database}"
-
-
-@lru_cache(maxsize=8)
-def _cached_context(params: ConnectParams) -> ssl.SSLContext | None:
-    return params._build_tls_context()
 
 
 def parse_database_url(url: str | None, *, name: str = "DATABASE_URL") -> ConnectParams:

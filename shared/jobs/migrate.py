@@ -6,11 +6,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, func, inspect, select
-from sqlmodel import SQLModel
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, func, inspect, select
 
 from shared.core.settings import Settings
 from shared.db.engine import create_db_engine
@@ -59,28 +58,16 @@ def migrate(settings: Settings, migrations_dir: Path = MIGRATIONS_DIR) -> Migrat
 
 
 def _upgrade(engine: Engine, report: MigrationReport, migrations_dir: Path) -> None:
+    """Run the pending revisions in one transaction (``migrations/env.py`` runs them)."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
-    script = ScriptDirectory.from_config(config)
     with engine.begin() as conn:
         # Transaction-scoped, so it is safe through a transaction-mode pooler too.
         conn.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
-        with EnvironmentContext(
-            config,
-            script,
-            fn=lambda rev, _ctx: script._upgrade_revs("head", rev),
-            destination_rev="head",
-        ) as env:
-            _run(env, conn, report)
-
-
-def _run(env: EnvironmentContext, conn: Connection, report: MigrationReport) -> None:
-    env.configure(
-        connection=conn,
-        target_metadata=SQLModel.metadata,
-        on_version_apply=lambda step, **_: report.applied.append(step.up_revision_id),
-    )
-    report.before = env.get_context().get_current_revision()
-    with env.begin_transaction():
-        env.run_migrations()
-    report.after = env.get_context().get_current_revision()
+        report.before = MigrationContext.configure(conn).get_current_revision()
+        config.attributes["connection"] = conn
+        config.attributes["on_version_apply"] = lambda step, **_: report.applied.append(
+            step.up_revision_id
+        )
+        command.upgrade(config, "head")
+        report.after = MigrationContext.configure(conn).get_current_revision()

@@ -1,4 +1,8 @@
-"""Data functions for tasks: one SQL statement each, ownership enforced in the statement."""
+"""Data functions for tasks: one SQL statement each, ownership enforced in the statement.
+
+Each is named for its statement (``select_task_page``, ``insert_task_row``, ...), apart
+from the routes named for their operations (``shared.api.routes.tasks``).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ class TaskQuery:
     offset: int = 0
 
 
-def list_tasks(
+def select_task_page(
     session: Session, *, user_id: str, query: TaskQuery = TaskQuery()
 ) -> tuple[list[Task], int]:
     """A page of the user's tasks and the user's total count, in one statement.
@@ -72,24 +76,24 @@ def _owned(user_id: str, status: Status) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def create_task(session: Session, *, user_id: str, data: TaskCreate) -> Task:
+def insert_task_row(session: Session, *, user_id: str, data: TaskCreate) -> Task:
     """Insert a task and return it as stored (id and timestamps from the database)."""
     stmt = insert(Task).values(user_id=user_id, **data.model_dump()).returning(Task)
     return session.scalars(stmt).one()
 
 
-def get_task(session: Session, *, user_id: str, task_id: int) -> Task | None:
+def select_task_row(session: Session, *, user_id: str, task_id: int) -> Task | None:
     """The task, or None if it does not exist or belongs to someone else."""
     stmt = select(Task).where(col(Task.id) == task_id, col(Task.user_id) == user_id)
     return session.exec(stmt).one_or_none()
 
 
-def update_task(
+def update_task_row(
     session: Session, *, user_id: str, task_id: int, values: dict[str, Any]
 ) -> Task | None:
     """Apply ``values`` to the user's task and return it; None if it is not theirs."""
     if not values:
-        return get_task(session, user_id=user_id, task_id=task_id)
+        return select_task_row(session, user_id=user_id, task_id=task_id)
     stmt = (
         update(Task)
         .where(col(Task.id) == task_id, col(Task.user_id) == user_id)
@@ -106,12 +110,7 @@ def toggled() -> dict[str, Any]:
     return {"completed": not_(col(Task.completed))}
 
 
-def toggle_task(session: Session, *, user_id: str, task_id: int) -> Task | None:
-    """Flip the task's completed flag."""
-    return update_task(session, user_id=user_id, task_id=task_id, values=toggled())
-
-
-def delete_task(session: Session, *, user_id: str, task_id: int) -> bool:
+def delete_task_row(session: Session, *, user_id: str, task_id: int) -> bool:
     """Delete the user's task; False when there was no such task of theirs."""
     stmt = (
         delete(Task)

@@ -48,7 +48,14 @@ from shared.core.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from shared.db.failures import sqlstate, table_named
 from shared.tasks.models import IdempotencyKey, Task, TaskCreate, TaskPublic
 
-__all__ = ["PURGE_BATCH", "Claim", "Outcome", "create_task", "purge_expired", "update_task"]
+__all__ = [
+    "PURGE_BATCH",
+    "Claim",
+    "Outcome",
+    "insert_task_row_once",
+    "purge_expired",
+    "update_task_row_once",
+]
 
 # Expired records each keyed write deletes besides its own: more than the one it adds, so
 # the table shrinks back to the keys of the last TTL whatever the traffic was before.
@@ -60,12 +67,17 @@ _PUBLIC = tuple(TaskPublic.model_fields)
 
 @dataclass(frozen=True)
 class Claim:
-    """A user's key for one request: what the statement checks and stores."""
+    """A user's key for one request: what the statement checks and stores.
+
+    ``status_code`` is what the API answers when the write succeeds (its decision), kept
+    with the key so that a retry is answered the same.
+    """
 
     user_id: str
     key: str
     fingerprint: str
     ttl_seconds: int
+    status_code: int
 
 
 @dataclass(frozen=True)
@@ -77,26 +89,26 @@ class Outcome:
     replayed: bool
 
 
-def create_task(session: Session, claim: Claim, data: TaskCreate) -> Outcome:
+def insert_task_row_once(session: Session, claim: Claim, data: TaskCreate) -> Outcome:
     """Create the task once per key; a repeat replays the first answer."""
     values = {"user_id": claim.user_id, **data.model_dump()}
     parts = _parts(claim)
     rows = select(*(literal(v, _TASKS.c[k].type) for k, v in values.items())).where(parts.fresh)
     write = insert(_TASKS).from_select(list(values), rows, include_defaults=False)
     write = write.returning(*_TASKS.c)
-    outcome = _run(session, claim, parts, write, 201)
+    outcome = _run(session, claim, parts, write)
     assert outcome is not None  # an insert always writes or replays
     return outcome
 
 
-def update_task(
+def update_task_row_once(
     session: Session, claim: Claim, task_id: int, values: dict[str, Any]
 ) -> Outcome | None:
     """Apply ``values`` once per key; None when the task is not the user's."""
     parts = _parts(claim)
     owned = and_(_TASKS.c.id == task_id, _TASKS.c.user_id == claim.user_id)
     write = update(_TASKS).where(owned, parts.fresh).values(**values).returning(*_TASKS.c)
-    return _run(session, claim, parts, write, 200)
+    return _run(session, claim, parts, write)
 
 
 def purge_expired(conn: Connection, ttl_seconds: int) -> int:
@@ -142,15 +154,13 @@ def _response_json(written: CTE) -> ColumnElement[Any]:
     return func.json_build_object(*pairs).cast(_KEYS.c.response.type)
 
 
-def _run(
-    session: Session, claim: Claim, parts: _Parts, write: Any, status_code: int
-) -> Outcome | None:
+def _run(session: Session, claim: Claim, parts: _Parts, write: Any) -> Outcome | None:
     written = write.cte("written")
     record = select(
         literal(claim.user_id),
         literal(claim.key),
         literal(claim.fingerprint),
-        literal(status_code, Integer),
+        literal(claim.status_code, Integer),
         _response_json(written),
     ).select_from(written)
     columns = ["user_id", "key", "fingerprint", "status_code", "response"]

@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from functions import create_task, get_task, health, list_tasks, update_task
 from infra.local import neon_local
+from shared.adapters.pg8000_driver import SingleFlightConnection
 from shared.core.settings import get_settings
 from shared.db.engine import create_db_engine
-from shared.db.pg8000_adapter import SingleFlightConnection
 from shared.db.url import parse_database_url
 from tests.support.client import Client, User
 from tests.support.events import Reply

@@ -21,8 +21,8 @@ from functions import (
     replace_task,
     update_task,
 )
+from shared.adapters.pg8000_driver import SingleFlightConnection
 from shared.api.handler import LambdaHandler
-from shared.db.pg8000_adapter import SingleFlightConnection
 from tests.support.client import Client, User
 from tests.support.resets import Configure
 

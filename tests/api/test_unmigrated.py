@@ -15,8 +15,8 @@ import pytest
 from functions import create_task, health, list_tasks
 from infra.deploy import deployer
 from infra.local import neon_local
+from shared.adapters.pg8000_driver import SingleFlightConnection
 from shared.core.settings import Settings
-from shared.db.pg8000_adapter import SingleFlightConnection
 from shared.db.schema_revision import VERSIONS, newest_revision, shipped_revision
 from shared.jobs.migrate import MIGRATIONS_DIR, migrate
 from tests.support.client import Client, User

@@ -20,7 +20,7 @@ from bench.floor import PATH, handler
 loaded = list(sys.modules)
 from tests.support.events import LambdaContext, http_api_event
 response = handler(http_api_event("GET", PATH.replace("{user_id}", "u1")), LambdaContext())
-adapter = {"shared", "shared.core", "shared.core.fastapi_adapter"}
+adapter = {"shared", "shared.adapters", "shared.adapters.fastapi_v1_check"}
 theirs = ("aws_lambda_powertools", "pydantic_settings", "jwt", "functions")
 ours = sorted(n for n in loaded if n.startswith("shared") and n not in adapter
               or n.split(".")[0] in theirs)

@@ -71,7 +71,8 @@ def test_a_page_on_an_origin_not_configured_is_refused_by_the_browser(
     assert (listed.status, listed.body) == (200, [])
 
 
-_BROWSER_OWN = ("CONNECT accounts.google.com:",)
+# Chromium's own services (accounts, optimization hints), not the page's traffic.
+_BROWSER_OWN = ("CONNECT accounts.google.com:", "CONNECT optimizationguide-pa.googleapis.com:")
 
 
 def test_docs_render_every_operation_with_no_network(

@@ -21,6 +21,7 @@ from infra.local import neon_local
 from shared.core.errors import DatabaseMisconfigured, DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect
+from shared.db.tls import tls_of
 from shared.db.url import ConnectParams, parse_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +39,9 @@ def test_neon_shaped_pooled_url_connects_with_tls_and_scram(stack: neon_local.St
     conn = connect(params, Settings())
     # THEN the session is encrypted, authenticated with SCRAM, and usable
     try:
-        assert conn.tls_socket is not None
-        assert conn.tls_socket.version() in ("TLSv1.2", "TLSv1.3")
+        tls = tls_of(conn.socket)
+        assert tls is not None
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
         assert conn.auth_mechanism is not None and conn.auth_mechanism.startswith("SCRAM-SHA-256")
         cursor = conn.cursor()
         cursor.execute("SELECT current_database()")
@@ -79,8 +81,9 @@ def test_verify_full_with_the_stack_ca_connects(stack: neon_local.Stack) -> None
     conn = connect(params, Settings())
     # THEN the server certificate was verified (getpeercert() is empty when it was not)
     try:
-        assert conn.tls_socket is not None
-        assert "localhost" in str((conn.tls_socket.getpeercert() or {}).get("subjectAltName"))
+        tls = tls_of(conn.socket)
+        assert tls is not None
+        assert "localhost" in str((tls.getpeercert() or {}).get("subjectAltName"))
     finally:
         conn.close()
 
@@ -211,7 +214,7 @@ def test_unresponsive_server_gives_the_typed_error_within_the_timeout(silent_ser
 @pytest.fixture
 def counted_pbkdf2(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count SCRAM key derivations (PBKDF2 runs), starting from an empty cache."""
-    from shared.db.scramp_adapter import forget_derived_keys
+    from shared.adapters.scramp_client import forget_derived_keys
 
     forget_derived_keys()
     runs: list[int] = []

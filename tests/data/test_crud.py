@@ -18,9 +18,11 @@ def test_create_then_read_returns_the_stored_task(stack: neon_local.Stack, user_
     # GIVEN a session on the pooled endpoint
     with Session(get_engine()) as session:
         # WHEN a task is created
-        created = crud.create_task(session, user_id=user_id, data=TaskCreate(title=" Buy milk "))
+        created = crud.insert_task_row(
+            session, user_id=user_id, data=TaskCreate(title=" Buy milk ")
+        )
         # THEN the database assigned id and timestamps, and a read returns the same row
-        fetched = crud.get_task(session, user_id=user_id, task_id=created.id or 0)
+        fetched = crud.select_task_row(session, user_id=user_id, task_id=created.id or 0)
     assert created.id is not None and created.id > 0
     assert created.title == "Buy milk" and created.completed is False
     assert created.created_at == created.updated_at
@@ -30,10 +32,10 @@ def test_create_then_read_returns_the_stored_task(stack: neon_local.Stack, user_
 def test_update_changes_fields_and_moves_updated_at(stack: neon_local.Stack, user_id: str) -> None:
     # GIVEN a stored task
     with Session(get_engine()) as session:
-        task = crud.create_task(session, user_id=user_id, data=TaskCreate(title="a"))
+        task = crud.insert_task_row(session, user_id=user_id, data=TaskCreate(title="a"))
         created_at, updated_at = task.created_at, task.updated_at
         # WHEN it is updated
-        updated = crud.update_task(
+        updated = crud.update_task_row(
             session, user_id=user_id, task_id=task.id or 0, values={"title": "b", "completed": True}
         )
     # THEN the new values are stored, updated_at moved and created_at did not
@@ -49,7 +51,7 @@ def test_plain_sql_update_moves_updated_at_but_not_created_at(
 ) -> None:
     # GIVEN a stored task
     with Session(get_engine()) as session:
-        task = crud.create_task(session, user_id=user_id, data=TaskCreate(title="a"))
+        task = crud.insert_task_row(session, user_id=user_id, data=TaskCreate(title="a"))
     time.sleep(0.01)
     # WHEN someone edits it with plain SQL, as the Neon console's SQL editor would
     stack.admin_psql(
@@ -69,13 +71,13 @@ def test_plain_sql_update_moves_updated_at_but_not_created_at(
 def test_delete_removes_only_the_owners_task(stack: neon_local.Stack, user_id: str) -> None:
     # GIVEN a task of one user
     with Session(get_engine()) as session:
-        task = crud.create_task(session, user_id=user_id, data=TaskCreate(title="mine"))
+        task = crud.insert_task_row(session, user_id=user_id, data=TaskCreate(title="mine"))
         task_id = task.id or 0
         # WHEN another user tries to delete it, and then the owner does
-        stranger = crud.delete_task(session, user_id=user_id + "-other", task_id=task_id)
-        owner = crud.delete_task(session, user_id=user_id, task_id=task_id)
+        stranger = crud.delete_task_row(session, user_id=user_id + "-other", task_id=task_id)
+        owner = crud.delete_task_row(session, user_id=user_id, task_id=task_id)
         # THEN only the owner's delete removed it
-        gone = crud.get_task(session, user_id=user_id, task_id=task_id)
+        gone = crud.select_task_row(session, user_id=user_id, task_id=task_id)
     assert (stranger, owner, gone) == (False, True, None)
 
 
@@ -83,15 +85,20 @@ def test_list_counts_and_filters_in_one_statement(stack: neon_local.Stack, user_
     # GIVEN three tasks, one completed
     with Session(get_engine()) as session:
         ids = [
-            crud.create_task(session, user_id=user_id, data=TaskCreate(title=t)).id for t in "abc"
+            crud.insert_task_row(session, user_id=user_id, data=TaskCreate(title=t)).id
+            for t in "abc"
         ]
-        crud.update_task(session, user_id=user_id, task_id=ids[0] or 0, values={"completed": True})
+        crud.update_task_row(
+            session, user_id=user_id, task_id=ids[0] or 0, values={"completed": True}
+        )
         # WHEN listing pages and filters
         query = TaskQuery(limit=2, sort="title", order="asc")
-        page, total = crud.list_tasks(session, user_id=user_id, query=query)
+        page, total = crud.select_task_page(session, user_id=user_id, query=query)
         done_query = TaskQuery(status="completed")
-        done, done_total = crud.list_tasks(session, user_id=user_id, query=done_query)
-        past, past_total = crud.list_tasks(session, user_id=user_id, query=TaskQuery(offset=10))
+        done, done_total = crud.select_task_page(session, user_id=user_id, query=done_query)
+        past, past_total = crud.select_task_page(
+            session, user_id=user_id, query=TaskQuery(offset=10)
+        )
     # THEN pages are ordered and totals count the whole filtered set
     assert [t.title for t in page] == ["a", "b"] and total == 3
     assert [t.id for t in done] == [ids[0]] and done_total == 1

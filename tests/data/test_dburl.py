@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from shared.core.errors import ConfigurationError
+from shared.db.tls import requires_tls, tls_context
 from shared.db.url import parse_database_url
 
 SECRET = "npg-placeholder-" + "Zq9" * 4
@@ -39,16 +40,16 @@ def test_neon_console_url_is_understood() -> None:
 
 def test_neon_hosts_are_always_verified_even_with_sslmode_require() -> None:
     # GIVEN a Neon URL with sslmode=require (which alone would not verify in libpq)
-    context = parse_database_url(NEON).tls_context()
+    context = tls_context(parse_database_url(NEON))
     # THEN the certificate chain and the host name are checked
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
 
 def test_require_elsewhere_encrypts_without_verifying_like_libpq() -> None:
-    context = parse_database_url(
-        f"postgres://u:{SECRET}@db.internal/app?sslmode=require"
-    ).tls_context()
+    context = tls_context(
+        parse_database_url(f"postgres://u:{SECRET}@db.internal/app?sslmode=require")
+    )
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_NONE
 
@@ -61,7 +62,7 @@ def test_sslmodes_keep_their_libpq_meaning(query: str, tls: bool, required: bool
     # GIVEN a non-Neon URL with each of the sslmodes that do not verify
     params = parse_database_url(f"postgresql://u:{SECRET}@db.internal/app?{query}")
     # THEN TLS is tried unless disabled, and only "require" and stricter insist on it
-    assert (params.tls_context() is not None, params.requires_tls()) == (tls, required)
+    assert (tls_context(params) is not None, requires_tls(params)) == (tls, required)
 
 
 @pytest.mark.parametrize(

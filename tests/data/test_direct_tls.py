@@ -12,7 +12,8 @@ from shared.core.errors import DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect
 from shared.db.engine import create_db_engine
-from shared.db.url import ALPN_PROTOCOL, parse_database_url
+from shared.db.tls import ALPN_PROTOCOL, tls_of
+from shared.db.url import parse_database_url
 from tests.support.counting import CountingProxy
 from tests.support.postgres18 import Postgres18
 from tests.support.tls_front import TlsFront
@@ -71,8 +72,9 @@ def test_direct_tls_keeps_channel_binding(pg18: Postgres18) -> None:
     conn = connect(params, Settings())
     # THEN the server agreed to ALPN "postgresql" and the login was channel-bound
     try:
-        assert conn.tls_socket is not None
-        assert conn.tls_socket.selected_alpn_protocol() == ALPN_PROTOCOL
+        tls = tls_of(conn.socket)
+        assert tls is not None
+        assert tls.selected_alpn_protocol() == ALPN_PROTOCOL
         assert conn.auth_mechanism == "SCRAM-SHA-256-PLUS"
     finally:
         conn.close()

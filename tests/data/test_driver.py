@@ -58,19 +58,21 @@ def test_each_api_call_costs_setup_plus_one_round_trip(
     setup = _setup_flights(stack, proxy)
     with Session(engine) as session:
         ids = [
-            crud.create_task(session, user_id=user_id, data=TaskCreate(title="t")).id or 0
+            crud.insert_task_row(session, user_id=user_id, data=TaskCreate(title="t")).id or 0
             for _ in range(2)  # get, update and toggle use the first; delete the last
         ]
     task_id = ids[0]
     calls: dict[str, Callable[[Session], object]] = {
-        "create": lambda s: crud.create_task(s, user_id=user_id, data=TaskCreate(title="t")),
-        "list": lambda s: crud.list_tasks(s, user_id=user_id),
-        "get": lambda s: crud.get_task(s, user_id=user_id, task_id=task_id),
-        "update": lambda s: crud.update_task(
+        "create": lambda s: crud.insert_task_row(s, user_id=user_id, data=TaskCreate(title="t")),
+        "list": lambda s: crud.select_task_page(s, user_id=user_id),
+        "get": lambda s: crud.select_task_row(s, user_id=user_id, task_id=task_id),
+        "update": lambda s: crud.update_task_row(
             s, user_id=user_id, task_id=task_id, values={"title": "x"}
         ),
-        "toggle": lambda s: crud.toggle_task(s, user_id=user_id, task_id=task_id),
-        "delete": lambda s: crud.delete_task(s, user_id=user_id, task_id=ids.pop()),
+        "toggle": lambda s: crud.update_task_row(
+            s, user_id=user_id, task_id=task_id, values=crud.toggled()
+        ),
+        "delete": lambda s: crud.delete_task_row(s, user_id=user_id, task_id=ids.pop()),
     }
     for name, call in calls.items():
         # WHEN one data call runs in its own session, as one request does

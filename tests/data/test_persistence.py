@@ -18,7 +18,7 @@ from shared.tasks import crud as tasks
 from shared.db.engine import get_engine
 from shared.tasks.models import TaskCreate
 with Session(get_engine()) as s:
-    print(tasks.create_task(s, user_id={user!r}, data=TaskCreate(title="survives")).id)
+    print(tasks.insert_task_row(s, user_id={user!r}, data=TaskCreate(title="survives")).id)
 """
 _READ = """
 import json
@@ -26,7 +26,7 @@ from sqlmodel import Session
 from shared.tasks import crud as tasks
 from shared.db.engine import get_engine
 with Session(get_engine()) as s:
-    task = tasks.get_task(s, user_id={user!r}, task_id={task_id})
+    task = tasks.select_task_row(s, user_id={user!r}, task_id={task_id})
     print(json.dumps(None if task is None else task.title))
 """
 

@@ -39,7 +39,7 @@ def engine(stack: neon_local.Stack, proxy: CountingProxy) -> Iterator[Engine]:
 
 def _call(engine: Engine, user_id: str) -> None:
     with Session(engine, expire_on_commit=False) as session:
-        crud.list_tasks(session, user_id=user_id)
+        crud.select_task_page(session, user_id=user_id)
 
 
 def test_nothing_connects_before_the_first_request(proxy: CountingProxy, engine: Engine) -> None:
@@ -82,14 +82,14 @@ def test_a_pooler_restart_between_two_warm_requests_fails_neither(
     # GIVEN a warm connection, and then the pooler restarts (as when Neon suspends a
     # compute), closing it while the container is frozen
     with Session(engine) as session:
-        crud.create_task(session, user_id=user_id, data=TaskCreate(title="before"))
+        crud.insert_task_row(session, user_id=user_id, data=TaskCreate(title="before"))
     stack.stop_pooler()
     proxy.settle()  # the closed link has reached the client's socket
     stack.start_pooler()
     proxy.reset()
     # WHEN the next request arrives
     with Session(engine) as session:
-        tasks, total = crud.list_tasks(session, user_id=user_id)
+        tasks, total = crud.select_task_page(session, user_id=user_id)
     # THEN it succeeds on a new connection
     assert [t.title for t in tasks] == ["before"] and total == 1
     assert proxy.connections == 1
@@ -158,12 +158,12 @@ def test_a_kept_connection_idle_for_long_that_silently_died_is_replaced(
     params = parse_database_url(hanging_proxy.url(stack.database_url))
     engine = create_db_engine(params, Settings(), autocommit=True, reuse=True, trusted_idle=0)
     with Session(engine) as session:
-        crud.create_task(session, user_id=user_id, data=TaskCreate(title="before"))
+        crud.insert_task_row(session, user_id=user_id, data=TaskCreate(title="before"))
     assert hanging_proxy.hang_up_when_spoken_to() == 1
     hanging_proxy.reset()
     # WHEN the next request arrives
     with Session(engine) as session:
-        tasks, _ = crud.list_tasks(session, user_id=user_id)
+        tasks, _ = crud.select_task_page(session, user_id=user_id)
     engine.dispose()
     # THEN the ping found the link dead, and the request succeeded on a new connection
     assert [t.title for t in tasks] == ["before"]

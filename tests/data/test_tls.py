@@ -17,6 +17,7 @@ from infra.local import neon_local
 from shared.core.errors import DatabaseUnavailable
 from shared.core.settings import Settings
 from shared.db.connect import connect
+from shared.db.tls import tls_of
 from shared.db.url import ConnectParams, parse_database_url
 
 
@@ -31,7 +32,7 @@ def _resumed(params: ConnectParams) -> tuple[bool, list[object]]:
     try:
         cursor = conn.cursor()
         cursor.execute("SELECT current_database()")
-        tls = conn.tls_socket
+        tls = tls_of(conn.socket)
         assert tls is not None
         return bool(tls.session_reused), cursor.fetchone()
     finally:

@@ -32,6 +32,8 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # Chromium's optimization guide fetches hints from Google on its own (seen in CI).
+    "--disable-features=OptimizationHints,OptimizationHintsFetching,OptimizationGuideModelDownloading",
 )
 PACKAGE = "chromium"
 TIMEOUT = 30.0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from shared.adapters.scramp_client import forget_derived_keys
 from shared.api.auth import reset_key_cache
 from shared.core.settings import reset_settings
 from shared.db import credentials
 from shared.db.engine import reset_engine
-from shared.db.scramp_adapter import forget_derived_keys
 
 # The ``configure`` fixture: set environment variables (any case), then a new container.
 Configure = Callable[..., None]

@@ -18,7 +18,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from shared.db.url import ALPN_PROTOCOL
+from shared.db.tls import ALPN_PROTOCOL
 from tests.support.relay import Link, Relay
 
 _CHUNK = 65536

@@ -10,8 +10,8 @@ from __future__ import annotations
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from shared.api.app import Route
 from shared.api.problems import error_response, openapi_responses
+from shared.api.route import route
 from shared.core.errors import (
     AppError,
     DatabaseMisconfigured,
@@ -23,12 +23,7 @@ from shared.db.engine import get_engine
 from shared.db.failures import is_unavailable, refusal
 from shared.db.schema_revision import is_behind, shipped_revision
 
-health = Route(
-    "GET",
-    "/health",
-    tags=["health"],
-    responses=openapi_responses([DatabaseUnavailable, DatabaseMisconfigured, SchemaNotMigrated]),
-)
+_ERRORS = openapi_responses([DatabaseUnavailable, DatabaseMisconfigured, SchemaNotMigrated])
 # Alembic's table of the revision a database is at (migrate writes it).
 _REVISION = text("SELECT version_num FROM alembic_version")
 # The "database" field /health has always answered with, by what is wrong.
@@ -39,8 +34,8 @@ _STATES: dict[type[AppError], str] = {
 }
 
 
-@health
-async def check_health() -> JSONResponse:
+@route("GET", "/health", tags=["health"], responses=_ERRORS)
+async def health() -> JSONResponse:
     """Report the service and database status."""
     try:
         with get_engine().connect() as conn:

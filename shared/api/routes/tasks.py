@@ -1,4 +1,8 @@
-"""The task routes, one Route each; ``ALL`` lists them for the docs app."""
+"""The task routes, one per operation; ``ALL`` lists them for the docs app.
+
+An operation has one stem: the route is ``create_task``, its statement
+``crud.insert_task_row``, its keyed write ``idempotency.insert_task_row_once``.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,12 @@ from fastapi import Body, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, Strict
 from sqlmodel import Session
 
-from shared.api.app import Route
 from shared.api.deps import OwnerId, SessionDep, TaskId, TaskQueryDep
 from shared.api.idempotency import IdempotencyDep, KeyedRequest, answer
 from shared.api.owner import OwnerRoute
 from shared.api.paging import LINK, PAGE_HEADERS, TOTAL_COUNT, link_header
 from shared.api.problems import openapi_responses
+from shared.api.route import route
 from shared.core.errors import (
     AppError,
     AuthenticationError,
@@ -79,30 +83,9 @@ def _errors(*kinds: type[AppError]) -> dict[int | str, dict[str, Any]]:
 _TASKS = {"tags": [TAG], "route_class_override": OwnerRoute}
 _ONE = {"response_model": TaskPublic, **_TASKS}
 _PAGE = {200: {"description": "A page of the user's tasks", "headers": PAGE_HEADERS}}
-list_tasks = Route(
-    "GET", PATH, response_model=list[TaskPublic], **_TASKS, responses=_PAGE | _errors()
-)
-create_task = Route(
-    "POST",
-    PATH,
-    **_ONE,
-    status_code=status.HTTP_201_CREATED,
-    responses=_errors(*_BODY, *_WRITE, TaskIdsExhausted),
-)
-get_task = Route("GET", ITEM, **_ONE, responses=_errors(*_MISSING))
 _EDIT = _errors(*_MISSING, *_BODY, *_WRITE)
-replace_task = Route("PUT", ITEM, **_ONE, responses=_EDIT)
-update_task = Route("PATCH", ITEM, **_ONE, responses=_EDIT)
-complete_task = Route("PATCH", ITEM + "/complete", **_ONE, responses=_EDIT)
-delete_task = Route(
-    "DELETE",
-    ITEM,
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    **_TASKS,
-    responses=_errors(*_MISSING),
-)
-ALL = (list_tasks, create_task, get_task, replace_task, update_task, complete_task, delete_task)
+# What a successful write answers, and what its key's record answers a retry with.
+_CREATED, _CHANGED = status.HTTP_201_CREATED, status.HTTP_200_OK
 
 
 class TaskCompletion(BaseModel):
@@ -140,16 +123,16 @@ class TaskEdit:
     def apply(self, values: dict[str, Any], body: BaseModel | None) -> TaskPublic:
         """Apply ``values``; with a key, once (a repeat replays), and only if there is a change."""
         if self.keyed is None or not values:
-            task = crud.update_task(
+            task = crud.update_task_row(
                 self.session, user_id=self.user_id, task_id=self.task_id, values=values
             )
             return _found(task)
-        claim = self.keyed.claim(self.user_id, body)
-        outcome = idempotency.update_task(self.session, claim, self.task_id, values)
+        claim = self.keyed.claim(self.user_id, body, _CHANGED)
+        outcome = idempotency.update_task_row_once(self.session, claim, self.task_id, values)
         return _found(None if outcome is None else answer(self.response, outcome))
 
 
-async def get_task_edit(
+async def read_task_edit(
     session: SessionDep,
     user_id: OwnerId,
     task_id: TaskId,
@@ -159,11 +142,11 @@ async def get_task_edit(
     return TaskEdit(session, user_id, task_id, response, keyed)
 
 
-TaskEditDep = Annotated[TaskEdit, Depends(get_task_edit)]
+TaskEditDep = Annotated[TaskEdit, Depends(read_task_edit)]
 
 
-@list_tasks
-async def list_user_tasks(
+@route("GET", PATH, response_model=list[TaskPublic], **_TASKS, responses=_PAGE | _errors())
+async def list_tasks(
     session: SessionDep,
     user_id: OwnerId,
     request: Request,
@@ -171,7 +154,7 @@ async def list_user_tasks(
     query: TaskQueryDep,
 ) -> list[TaskPublic]:
     """List the user's tasks: the total is in X-Total-Count, the next and previous pages in Link."""
-    tasks, total = crud.list_tasks(session, user_id=user_id, query=query)
+    tasks, total = crud.select_task_page(session, user_id=user_id, query=query)
     response.headers[TOTAL_COUNT] = str(total)
     path, sent = PATH.format(user_id=quote(user_id, safe="")), request.query_params.multi_items()
     link = link_header(path, sent, limit=query.limit, offset=query.offset, total=total)
@@ -180,8 +163,14 @@ async def list_user_tasks(
     return [TaskPublic.model_validate(t) for t in tasks]
 
 
-@create_task
-async def create_user_task(
+@route(
+    "POST",
+    PATH,
+    **_ONE,
+    status_code=_CREATED,
+    responses=_errors(*_BODY, *_WRITE, TaskIdsExhausted),
+)
+async def create_task(
     session: SessionDep,
     user_id: OwnerId,
     body: TaskCreate,
@@ -190,34 +179,35 @@ async def create_user_task(
 ) -> TaskPublic:
     """Create a task for the user (once per Idempotency-Key)."""
     if keyed is None:
-        task = TaskPublic.model_validate(crud.create_task(session, user_id=user_id, data=body))
+        task = TaskPublic.model_validate(crud.insert_task_row(session, user_id=user_id, data=body))
     else:
-        outcome = idempotency.create_task(session, keyed.claim(user_id, body), body)
+        claim = keyed.claim(user_id, body, _CREATED)
+        outcome = idempotency.insert_task_row_once(session, claim, body)
         task = answer(response, outcome)
     response.headers["Location"] = f"/api/{quote(user_id, safe='')}/tasks/{task.id}"
     return task
 
 
-@get_task
-async def get_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> TaskPublic:
+@route("GET", ITEM, **_ONE, responses=_errors(*_MISSING))
+async def get_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> TaskPublic:
     """Fetch one of the user's tasks."""
-    return _found(crud.get_task(session, user_id=user_id, task_id=task_id))
+    return _found(crud.select_task_row(session, user_id=user_id, task_id=task_id))
 
 
-@replace_task
-async def replace_user_task(edit: TaskEditDep, body: TaskReplace) -> TaskPublic:
+@route("PUT", ITEM, **_ONE, status_code=_CHANGED, responses=_EDIT)
+async def replace_task(edit: TaskEditDep, body: TaskReplace) -> TaskPublic:
     """Update a task: title required; omitted optional fields keep their values."""
     return edit.apply(body.model_dump(exclude_unset=True), body)
 
 
-@update_task
-async def update_user_task(edit: TaskEditDep, body: TaskUpdate) -> TaskPublic:
+@route("PATCH", ITEM, **_ONE, status_code=_CHANGED, responses=_EDIT)
+async def update_task(edit: TaskEditDep, body: TaskUpdate) -> TaskPublic:
     """Change only the fields sent."""
     return edit.apply(body.model_dump(exclude_unset=True), body)
 
 
-@complete_task
-async def complete_user_task(
+@route("PATCH", ITEM + "/complete", **_ONE, status_code=_CHANGED, responses=_EDIT)
+async def complete_task(
     edit: TaskEditDep, body: Annotated[TaskCompletion | None, Body()] = None
 ) -> TaskPublic:
     """Toggle completed (no body, or {}), or set it when the body says {"completed": true|false}."""
@@ -226,8 +216,18 @@ async def complete_user_task(
     return edit.apply({"completed": body.completed}, body)
 
 
-@delete_task
-async def delete_user_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> None:
+@route(
+    "DELETE",
+    ITEM,
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    **_TASKS,
+    responses=_errors(*_MISSING),
+)
+async def delete_task(session: SessionDep, user_id: OwnerId, task_id: TaskId) -> None:
     """Delete one of the user's tasks."""
-    if not crud.delete_task(session, user_id=user_id, task_id=task_id):
+    if not crud.delete_task_row(session, user_id=user_id, task_id=task_id):
         raise NotFound
+
+
+ALL = (list_tasks, create_task, get_task, replace_task, update_task, complete_task, delete_task)

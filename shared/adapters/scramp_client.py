@@ -1,15 +1,15 @@
 """scramp's SCRAM client with the expensive, pure part of a login computed once per process.
 
-A SCRAM-SHA-256 login derives the client's key with 4,096 rounds of PBKDF2 (about 1 ms of
-CPU on every NullPool request) and normalises the user name and password with SASLprep
-(about 50 µs). SASLprep is a pure function of its input, and the salted password one of
-the password and of the salt and iteration count the server keeps for the role, cached on
-exactly those three: a password reset (new salt) or a new password is a new key, and no stale
-entry is ever used.
+A SCRAM-SHA-256 login derives the client's key with 4,096 rounds of PBKDF2 (0.94 ms of CPU
+here, on every NullPool request) and normalises the user name and password with SASLprep.
+SASLprep is a pure function of its input, and the salted password one of the password and
+of the salt and iteration count the server keeps for the role, cached on exactly those
+three: a password reset (new salt) or a new password is a new key, and no stale entry is
+ever used. Caching both saves 8–15 % of a NullPool request at 1 ms RTT (docs/design.md).
 
-This is the one module that relies on scramp's internals (its message helpers, which
-``ScramClient.get_client_final`` calls); ``scramp`` is pinned in the lock file and
-``tests/data/test_scramp_adapter.py`` compares this client's messages with stock scramp's.
+It relies on scramp's insides (``scramp.core``'s message helpers, which
+``ScramClient.get_client_final`` calls) as the scramp in ``versions.py`` has them;
+``tests/data/test_scramp_client.py`` compares this client's messages with stock scramp's.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import scramp
 from scramp import core
 
 __all__ = ["CachedKeyScramClient", "forget_derived_keys"]
-
-SCRAMP_VERSION = "1.5.0"  # what the private helpers below were checked against
 
 
 @lru_cache(maxsize=8)

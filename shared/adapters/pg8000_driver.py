@@ -5,18 +5,18 @@ Stock pg8000 sends a parameterised statement in three flights, each ending in Sy
 a transaction may hand the next flight to another server connection, so concurrent
 clients' unnamed statements get mixed up. Here the whole statement (Parse, Bind,
 Describe portal, Execute, Sync) goes in one flight: one round trip, one implicit
-transaction, one server connection. The rest of pg8000 is used as it is.
+transaction, one server connection. This is needed for correctness, not speed. The rest
+of pg8000 is used as it is.
 
-This is the one module that relies on pg8000's internals (its message helpers and the
-connection's private socket and state); pg8000 is pinned, and the round-trip and driver
-tests fail when an upgrade changes what is used here. SCRAM logins use
-``shared.db.scramp_adapter``'s client, which derives each key once per process.
+SCRAM logins use ``scramp_client``'s client, which derives each key once per process;
+what the login binds to (the TLS channel, or nothing) is decided by ``shared.db.tls``
+and handed in. The insides used here (pg8000.core's message helpers, the connection's
+socket and state) are those of the pg8000 in ``versions.py``.
 """
 
 from __future__ import annotations
 
 import socket
-import ssl
 from typing import Any
 
 import pg8000.dbapi
@@ -38,22 +38,25 @@ from pg8000.core import (
     i_pack,
 )
 
-from shared.db.scramp_adapter import CachedKeyScramClient
-from shared.db.url import ChannelBinding
+from shared.adapters.scramp_client import CachedKeyScramClient
 
-__all__ = ["SingleFlightConnection"]
+__all__ = ["ScramChannelBinding", "SingleFlightConnection"]
 
+# What scramp binds a login to: ("tls-server-end-point", the connection's TLS socket).
+ScramChannelBinding = tuple[str, Any]
 _SASL = 10
-_PLUS = "-PLUS"
 
 
 class SingleFlightConnection(pg8000.dbapi.Connection):  # type: ignore[misc]  # untyped base
     """A pg8000 DB-API connection that sends each statement in a single flight."""
 
-    channel_binding: ChannelBinding = "prefer"
+    scram_channel_binding: ScramChannelBinding | None = None
 
-    def __init__(self, *args: Any, channel_binding: ChannelBinding = "prefer", **kw: Any):
-        self.channel_binding = channel_binding
+    def __init__(
+        self, *args: Any, scram_channel_binding: ScramChannelBinding | None = None, **kw: Any
+    ):
+        """pg8000's arguments, and what a SCRAM login binds to (None: no binding)."""
+        self.scram_channel_binding = scram_channel_binding
         super().__init__(*args, **kw)
 
     def execute_unnamed(
@@ -97,17 +100,13 @@ class SingleFlightConnection(pg8000.dbapi.Connection):  # type: ignore[misc]  # 
         if int.from_bytes(data[:4], "big") != _SASL:
             super().handle_AUTHENTICATION_REQUEST(data, context)
             return
-        # AuthenticationSASL, answered as pg8000 does but with the cached-key client; the
-        # continue and final steps are pg8000's own, driven by self.auth.
+        # AuthenticationSASL, answered as pg8000 does but with the cached-key client and
+        # the binding handed in; the continue and final steps are pg8000's own, driven by
+        # self.auth. Without a binding scramp leaves the -PLUS mechanisms out and tells the
+        # server it does not bind ("n"), as libpq does with channel_binding=disable.
         mechanisms = [m.decode("ascii") for m in data[4:-2].split(NULL_BYTE)]
-        binding = None
-        if self.channel_binding == "disable":
-            # As libpq: the client says it does not bind ("n"). Saying it could but
-            # thinks the server cannot ("y") is refused by a server that offers -PLUS.
-            mechanisms = [m for m in mechanisms if not m.endswith(_PLUS)]
-        elif isinstance(self._usock, ssl.SSLSocket):
-            binding = ("tls-server-end-point", self._usock)
         user, password = self.user.decode("utf8"), (self.password or b"").decode("utf8")
+        binding = self.scram_channel_binding
         self.auth = CachedKeyScramClient(mechanisms, user, password, channel_binding=binding)
         initial = self.auth.get_client_first().encode("utf8")
         mechanism = self.auth.mechanism_name.encode("ascii") + NULL_BYTE
@@ -119,11 +118,6 @@ class SingleFlightConnection(pg8000.dbapi.Connection):  # type: ignore[misc]  # 
         """The connection's network socket (an ``ssl.SSLSocket`` once TLS is negotiated)."""
         sock: socket.socket = self._usock
         return sock
-
-    @property
-    def tls_socket(self) -> ssl.SSLSocket | None:
-        """The TLS socket, or None on a plaintext connection."""
-        return self._usock if isinstance(self._usock, ssl.SSLSocket) else None
 
     @property
     def server_parameters(self) -> dict[str, str]:
