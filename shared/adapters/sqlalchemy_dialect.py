@@ -24,9 +24,11 @@ comes out as the stock dialect's, on PostgreSQL directly and through the pooler.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
+import pg8000.dbapi
 from sqlalchemy.dialects.postgresql.pg8000 import PGDialect_pg8000
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import IsolationLevel
@@ -62,6 +64,12 @@ class ReportedServerDialect(PGDialect_pg8000):
     def get_default_isolation_level(self, dbapi_conn: Any) -> IsolationLevel:
         return DEFAULT_ISOLATION_LEVEL
 
+    def do_close(self, dbapi_connection: Any) -> None:
+        _close_quietly(dbapi_connection)
+
+    def do_terminate(self, dbapi_connection: Any) -> None:
+        _close_quietly(dbapi_connection)
+
     def _set_backslash_escapes(self, connection: Connection) -> None:
         reported = _reported(connection).get("standard_conforming_strings")
         if reported is None:
@@ -76,3 +84,14 @@ def _reported(connection: Connection) -> dict[str, str]:
     if isinstance(dbapi_connection, SingleFlightConnection):
         return dbapi_connection.server_parameters
     return {}
+
+
+def _close_quietly(dbapi_connection: Any) -> None:
+    """Close a connection that the server or the network may have ended already.
+
+    pg8000's close() then fails sending its Terminate (and closes the socket anyway, in its
+    ``finally``); SQLAlchemy's pool would log that failure with a traceback, a stack trace
+    in the function's log for a connection that was being discarded on purpose.
+    """
+    with contextlib.suppress(pg8000.dbapi.InterfaceError, OSError):
+        dbapi_connection.close()

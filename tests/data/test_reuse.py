@@ -151,7 +151,10 @@ def test_a_kept_connection_idle_for_long_is_pinged_first(
 
 
 def test_a_kept_connection_idle_for_long_that_silently_died_is_replaced(
-    stack: neon_local.Stack, hanging_proxy: HangingUpProxy, user_id: str
+    stack: neon_local.Stack,
+    hanging_proxy: HangingUpProxy,
+    user_id: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # GIVEN a warm connection, idle for long, whose link was forgotten without a word
     # (as a NAT forgets an idle link, and resets it when it next speaks)
@@ -168,6 +171,8 @@ def test_a_kept_connection_idle_for_long_that_silently_died_is_replaced(
     # THEN the ping found the link dead, and the request succeeded on a new connection
     assert [t.title for t in tasks] == ["before"]
     assert hanging_proxy.connections == 1
+    # AND the dead one was let go without a stack trace in the log
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
 
 
 def test_bytes_waiting_inside_tls_count_as_the_server_speaking(stack: neon_local.Stack) -> None:
