@@ -7,7 +7,6 @@ by user id (or by a scratch database), never by sharing rows.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -22,36 +21,25 @@ from tests.support.jwks_server import KeyServer
 from tests.support.output import Output, captured, logged_records
 from tests.support.resets import Configure, new_container
 
-_DB_ENV = ("DATABASE_URL", "DATABASE_URL_DIRECT")
-
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[neon_local.Stack]:
     """The session's database stack, migrated, with its URLs in the environment."""
     state = tmp_path_factory.mktemp("neon-local")
     started = neon_local.start(state, neon_local.free_port(), neon_local.free_port())
-    saved = {name: os.environ.get(name) for name in _DB_ENV}
-    os.environ["DATABASE_URL"] = started.database_url
-    os.environ["DATABASE_URL_DIRECT"] = started.direct_url
-    new_container()
     try:
-        from shared.jobs.migrate import migrate
+        with pytest.MonkeyPatch.context() as environment:  # restored when the session ends
+            environment.setenv("DATABASE_URL", started.database_url)
+            environment.setenv("DATABASE_URL_DIRECT", started.direct_url)
+            new_container()
+            from shared.jobs.migrate import migrate
 
-        migrate(get_settings())
-        yield started
+            migrate(get_settings())
+            yield started
     finally:
-        _restore(saved)
+        new_container()
         neon_local.stop(started.state_dir)
         shutil.rmtree(started.state_dir, ignore_errors=True)
-
-
-def _restore(saved: dict[str, str | None]) -> None:
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    new_container()
 
 
 @pytest.fixture
