@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,6 +21,7 @@ from shared.core.settings import Settings
 from shared.db.connect import connect
 from shared.db.tls import tls_of
 from shared.db.url import ConnectParams, parse_database_url
+from tests.support.commands import run_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -283,15 +282,7 @@ def test_the_migrate_command_prints_the_servers_reason(
         )
     env = {**os.environ, **urls, "DB_CONNECT_ATTEMPTS": "3", "PYTHONPATH": str(ROOT)}
     # WHEN `python -m functions.migrate` runs (it migrates through the direct endpoint)
-    done = subprocess.run(
-        [sys.executable, "-m", "functions.migrate"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_module("functions.migrate", env=env)
     # THEN it fails with the server's reason as its last line, logged once (no retries),
     # and neither password anywhere
     assert done.returncode == 1

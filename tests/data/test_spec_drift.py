@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from infra.codegen import schemagen
 from shared.jobs.schema_spec import SpecError, load_spec
+from tests.support.commands import run_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_committed_models_match_the_spec() -> None:
     # WHEN the generator's check mode runs, as the test command does
-    done = subprocess.run(
-        [sys.executable, "-m", "infra.codegen.schemagen", "--check"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_module("infra.codegen.schemagen", "--check")
     # THEN it finds nothing stale
     assert (done.returncode, done.stderr) == (0, "")
 

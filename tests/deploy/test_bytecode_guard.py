@@ -15,23 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from infra import ROOT
 from infra.packaging import package_build
+from tests.support.commands import run_module
 from tests.support.packaging import SENTINELS, STAGE, osls_env, require_osls, run_osls
 
 MISSING = "/nonexistent/bin/python3.12"
 
 
 def _build(spec: Mapping[str, object], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "infra.packaging.package_build", "--spec", "-"],
-        cwd=ROOT,
-        input=json.dumps(spec),
+    return run_module(
+        "infra.packaging.package_build",
+        "--spec",
+        "-",
         env={**os.environ, **env},
-        capture_output=True,
-        text=True,
+        stdin=json.dumps(spec),
         timeout=120,
-        check=False,
     )
 
 

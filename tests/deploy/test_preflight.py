@@ -17,12 +17,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from infra import ROOT
 from infra.deploy import concurrency, preflight
 from infra.deploy.rehearse import moto_server
 from infra.deploy.stage import SECRET_ENV, Problem
 from infra.serverless import routes
 from infra.serverless.function_env import variables
+from tests.support.commands import run_module
 from tests.support.lambda_account import LambdaAccount
 from tests.support.stage_aws import (
     DIRECT,
@@ -66,19 +66,11 @@ def whats(problems: list[Problem]) -> str:
     return "\n".join(str(problem) for problem in problems)
 
 
-def run_module(
+def timed_run(
     module: str, env: dict[str, str], *args: str
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_module(module, *args, env=env)
     return result, time.monotonic() - started
 
 
@@ -88,7 +80,7 @@ def test_without_credentials_it_says_so_in_seconds_with_every_other_problem(
     # GIVEN no AWS credentials anywhere, and a DATABASE_URL that is not Neon's pooler
     env = {**no_aws, "DATABASE_URL": ELSEWHERE}
     # WHEN `make preflight` runs
-    result, seconds = run_module("infra.deploy.preflight", env, "--stage", STAGE)
+    result, seconds = timed_run("infra.deploy.preflight", env, "--stage", STAGE)
     # THEN it fails in seconds (not after 34-43 s of packaging), naming both problems
     # with their fixes and never the password
     assert result.returncode == 1
@@ -108,7 +100,7 @@ def test_deploy_without_credentials_stops_before_packaging(
     env = {**no_aws, "DATABASE_URL": POOLED}
     # WHEN `make deploy` runs
     args = ["deploy", "--stage", STAGE, "--region", REGION, "--cli", cli]
-    result, seconds = run_module("infra.deploy.deployer", env, *args)
+    result, seconds = timed_run("infra.deploy.deployer", env, *args)
     # THEN the preflight stopped it in seconds: nothing was packaged or deployed
     assert result.returncode == 1
     assert seconds < 5, f"deploy took {seconds:.1f} s to fail"

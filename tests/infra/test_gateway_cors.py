@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-from infra import ROOT
 from infra.local.gateway.cors import CorsConfig, cors_config
 from infra.serverless.function_env import variables
 from infra.serverless.origins import OriginError
+from tests.support.commands import run_module
 from tests.support.gateway import GATEWAY_ENV, RunningGateway, call
 
 FRONTEND = "http://localhost:3000"  # FRONTEND_ORIGIN's default
@@ -167,15 +165,7 @@ def test_make_run_stops_at_start_on_a_bad_frontend_origin() -> None:
     env = {k: v for k, v in os.environ.items() if k not in GATEWAY_ENV}
     env["FRONTEND_ORIGIN"] = "http://localhost:3000/tasks"
     # WHEN it runs
-    result = subprocess.run(
-        [sys.executable, "-m", "infra.local.gateway", "--check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_module("infra.local.gateway", "--check", env=env)
     # THEN it fails with one line naming the variable: no traceback
     assert result.returncode == 1
     assert result.stderr.startswith(
